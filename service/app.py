@@ -1,0 +1,77 @@
+"""The composition root: builds the Litestar application from settings and the resources it owns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from service import __version__
+from service.db.pool import Database, create_pool
+from service.events.probe import KafkaProbe
+from service.settings import Settings, load_settings
+from service.web import health
+from service.web.problems import exception_handlers
+
+# Large enough for any account with its credentials and capped settings/metadata; larger is 413.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class Resources:
+    """What the running app holds open: filled at start-up, released at shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db: Database | None = None
+        self.kafka_probe = (
+            KafkaProbe(settings.kafka_bootstrap_servers, settings.kafka_probe_timeout)
+            if settings.kafka_enabled
+            else None
+        )
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the database pool is not open")
+        return self._db
+
+    @asynccontextmanager
+    async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        self._db = Database(await create_pool(self.settings), self.settings.db_acquire_timeout)
+        try:
+            yield
+        finally:
+            await self._db.close()
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Wire settings, resources and routes into one application."""
+    resources = Resources(settings)
+    return Litestar(
+        route_handlers=[health.healthz, health.readyz],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+            "db": Provide(lambda: resources.db, sync_to_thread=False),
+            "kafka_probe": Provide(lambda: resources.kafka_probe, sync_to_thread=False, use_cache=True),
+        },
+        lifespan=[resources.lifespan],
+        exception_handlers=exception_handlers,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Accounts API",
+            version=__version__,
+            description="Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client.",
+            path="/api/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+        ),
+        debug=False,
+    )
+
+
+def create_app_from_environment() -> Litestar:
+    """Factory for ASGI servers: settings come from the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,31 @@
+"""The authenticated caller, as every use case sees it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from uuid import UUID
+
+
+class Role(enum.StrEnum):
+    OWNER = "ROLE_OWNER"
+    VIEWER = "ROLE_VIEWER"
+    CUSTOMER = "ROLE_CUSTOMER"
+    WORKER = "ROLE_WORKER"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A caller: its organization (None only for platform workers) and, for customers, its one client."""
+
+    subject: str
+    roles: frozenset[Role]
+    organization_id: UUID | None
+    client_id: UUID | None = None
+
+    def has_any(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_worker(self) -> bool:
+        return Role.WORKER in self.roles

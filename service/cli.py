@@ -1,0 +1,80 @@
+"""The `accounts-service` command: one entry point for every role the service plays."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from service.db.migrate import MigrationError, migrate
+from service.settings import Settings, SettingsError, load_settings
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_migrations(settings: Settings) -> None:
+    applied = asyncio.run(migrate(settings.database_url, report=_say))
+    _say(f"migrations: {len(applied)} applied, database is up to date")
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    run_migrations(load_settings())
+    return 0
+
+
+def cmd_api(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "service.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def cmd_dev(_: argparse.Namespace) -> int:
+    from service.devserver import run_dev
+
+    return run_dev(_say)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accounts-service",
+        description="Connected accounts of an embedded-inbox platform.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, handler, summary in [
+        ("dev", cmd_dev, "run everything locally, starting PostgreSQL and Kafka when none is configured"),
+        ("api", cmd_api, "serve the HTTP API (production entry point)"),
+        ("migrate", cmd_migrate, "apply pending database migrations"),
+    ]:
+        commands.add_parser(name, help=summary, description=summary).set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Command = args.handler
+    try:
+        return handler(args)
+    except SettingsError as exc:
+        _say(f"configuration error: {exc}")
+        return 2
+    except MigrationError as exc:
+        _say(f"migration error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,68 @@
+"""The asyncpg connection pool, with bounded waits at every step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from service.settings import Settings
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    # jsonb travels as msgspec-encoded bytes in both directions: no json module on the hot path.
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name,
+            schema="pg_catalog",
+            encoder=lambda value: _json_encode(value).decode(),
+            decoder=_json_decode,
+            format="text",
+        )
+
+
+async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
+    """Open the pool with server-side timeouts so no statement or idle transaction runs forever."""
+    options: dict[str, Any] = {
+        "dsn": settings.database_url,
+        "min_size": settings.db_pool_min_size,
+        "max_size": settings.db_pool_max_size,
+        "timeout": settings.db_acquire_timeout,
+        "command_timeout": settings.db_statement_timeout_ms / 1000 + 1,
+        "max_inactive_connection_lifetime": 300.0,
+        "init": _init_connection,
+        "server_settings": {
+            "application_name": "accounts-service",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(settings.db_idle_in_transaction_timeout_ms),
+        },
+    }
+    options.update(overrides)
+    return await asyncpg.create_pool(**options)
+
+
+class Database:
+    """The pool plus the acquire timeout every caller must respect."""
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.connection() as connection, connection.transaction():
+            yield connection
+
+    async def close(self) -> None:
+        await self.pool.close()

@@ -1,0 +1,82 @@
+"""`accounts-service dev`: the whole service on one machine, starting local servers where none is set."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import uvicorn
+
+from service.app import create_app
+from service.db.migrate import migrate
+from service.logs import configure_logging
+from service.settings import Settings, load_settings
+
+Say = Callable[[str], None]
+
+
+def run_dev(say: Say) -> int:
+    """Start what is missing, migrate, serve until Ctrl-C, then stop what was started."""
+    data_dir = Path(os.environ.get("DEV_DATA_DIR", ".dev")).resolve()
+    with ExitStack() as started:
+        if not os.environ.get("DATABASE_URL"):
+            os.environ["DATABASE_URL"] = _start_postgres(data_dir, started, say)
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"] = _start_kafka(data_dir, started, say)
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        asyncio.run(migrate(settings.database_url, report=say))
+        _print_summary(settings, say)
+        asyncio.run(_serve(settings))
+        say("stopping…")
+    return 0
+
+
+def _start_postgres(data_dir: Path, started: ExitStack, say: Say) -> str:
+    from service.local.postgres import LocalPostgres
+
+    server = LocalPostgres(data_dir / "postgres")
+    say(f"starting PostgreSQL in {server.data_dir} …")
+    dsn = server.start()
+    started.callback(server.stop)
+    return dsn
+
+
+def _start_kafka(data_dir: Path, started: ExitStack, say: Say) -> str:
+    from service.local.kafka import LocalKafka, java_available
+
+    if not java_available():
+        say("Java was not found: running without Kafka; events wait in the outbox until a broker is set")
+        return ""
+    port = int(os.environ.get("DEV_KAFKA_PORT", "9092"))
+    broker = LocalKafka(data_dir / "kafka", port=port, progress=say)
+    say(f"starting Kafka on 127.0.0.1:{port} …")
+    bootstrap = broker.start()
+    started.callback(broker.stop)
+    return bootstrap
+
+
+def _print_summary(settings: Settings, say: Say) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    say("")
+    say(f"  API         {base}/api")
+    say(f"  API docs    {base}/api/docs")
+    say(f"  readiness   {base}/readyz")
+    say(f"  PostgreSQL  {settings.database_url}")
+    say(f"  Kafka       {settings.kafka_bootstrap_servers or 'not configured (events stay in the outbox)'}")
+    say("  Ctrl-C stops everything started here.")
+    say("")
+
+
+async def _serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
+    await uvicorn.Server(config).serve()

@@ -1,0 +1,1 @@
+"""Account events: the outbox, the relay that publishes it to Kafka, and the consumer helper."""

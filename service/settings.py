@@ -1,0 +1,92 @@
+"""Configuration read from the environment, once, into one typed value."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+import msgspec
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    """Every variable the service reads; the field name upper-cased is the variable name."""
+
+    database_url: str
+    kafka_bootstrap_servers: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_concurrency: int = 1
+    log_level: str = "INFO"
+    db_pool_min_size: int = 1
+    db_pool_max_size: int = 10
+    db_acquire_timeout: float = 5.0
+    db_statement_timeout_ms: int = 5000
+    db_idle_in_transaction_timeout_ms: int = 10000
+    kafka_probe_timeout: float = 2.0
+
+    def __post_init__(self) -> None:
+        _require(self.port in range(1, 65536), "PORT", "must be between 1 and 65535")
+        _require(self.web_concurrency >= 1, "WEB_CONCURRENCY", "must be at least 1")
+        _require(self.db_pool_min_size >= 0, "DB_POOL_MIN_SIZE", "must not be negative")
+        _require(
+            self.db_pool_max_size >= max(1, self.db_pool_min_size),
+            "DB_POOL_MAX_SIZE",
+            "must be at least 1 and at least DB_POOL_MIN_SIZE",
+        )
+        _require(self.db_acquire_timeout > 0, "DB_ACQUIRE_TIMEOUT", "must be positive")
+        _require(self.db_statement_timeout_ms > 0, "DB_STATEMENT_TIMEOUT_MS", "must be positive")
+        _require(
+            self.db_idle_in_transaction_timeout_ms > 0,
+            "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+            "must be positive",
+        )
+        _require(
+            self.database_url.startswith(("postgres://", "postgresql://")),
+            "DATABASE_URL",
+            "must be a postgresql:// URL",
+        )
+        _require(
+            self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+            "LOG_LEVEL",
+            "must be one of DEBUG, INFO, WARNING, ERROR",
+        )
+
+    @property
+    def kafka_enabled(self) -> bool:
+        return bool(self.kafka_bootstrap_servers.strip())
+
+
+def _require(ok: bool, variable: str, message: str) -> None:
+    if not ok:
+        raise SettingsError(f"{variable} {message}")
+
+
+_FIELD_PATH = re.compile(r"`\$\.(\w+)`")
+_MISSING_FIELD = re.compile(r"missing required field `(\w+)`")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment; raise SettingsError naming the bad variable."""
+    env = os.environ if environ is None else environ
+    names = {field.upper() for field in Settings.__struct_fields__}
+    values = {name: env[name] for name in names if name in env and env[name] != ""}
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    if missing := _MISSING_FIELD.search(text):
+        return f"{missing.group(1)} is required but not set"
+    if field := _FIELD_PATH.search(text):
+        variable = field.group(1)
+        reason = text.split(" - at ", 1)[0]
+        return f"{variable} is invalid: {reason}"
+    return text

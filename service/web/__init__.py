@@ -1,0 +1,1 @@
+"""HTTP concerns shared by every resource: formats, errors, pagination, health."""

@@ -1,0 +1,132 @@
+"""The one place where errors become HTTP responses (RFC 7807 problems, API Platform and LexikJWT shapes)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from service import errors
+from service.web.formats import negotiate
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: dict[type[errors.ServiceError], int] = {
+    errors.BadRequest: 400,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.NotAcceptable: 406,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.UnsupportedMediaType: 415,
+    errors.TooManyRequests: 429,
+    errors.Unavailable: 503,
+}
+
+# Failures of the database connection, not of the request: the client may retry.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    OSError,
+)
+
+
+def _wants_linked_data(request: Request[Any, Any, Any]) -> bool:
+    try:
+        return negotiate(request.headers.get("accept")).linked
+    except errors.NotAcceptable:
+        return True
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    """A problem document; JSON-LD keys are added when the client reads JSON-LD."""
+    body: dict[str, Any] = {}
+    if _wants_linked_data(request):
+        body |= {"@context": "/api/contexts/Error", "@id": f"/api/errors/{status}", "@type": "Error"}
+    body |= {"type": f"/errors/{status}", "title": "An error occurred", "status": status, "detail": detail}
+    return Response(_encode(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def unauthenticated(message: str) -> Response[bytes]:
+    """LexikJWT's 401 body, which existing clients parse."""
+    return Response(
+        _encode({"code": 401, "message": message}),
+        status_code=401,
+        media_type="application/json",
+        headers={"WWW-Authenticate": 'Bearer realm="accounts"'},
+    )
+
+
+def _service_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, errors.ServiceError)
+    if isinstance(exc, errors.Unauthenticated):
+        return unauthenticated(exc.detail)
+    headers = None
+    if isinstance(exc, errors.TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, errors.Unavailable):
+        headers = {"Retry-After": "1"}
+    status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
+    return problem(request, status, exc.detail, headers)
+
+
+def _violations(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, errors.ConstraintViolations)
+    items = [
+        {"propertyPath": v.property_path, "message": v.message, "code": v.code} for v in exc.violations
+    ]
+    body: dict[str, Any] = {}
+    if _wants_linked_data(request):
+        body |= {"@context": "/api/contexts/ConstraintViolation", "@type": "ConstraintViolation"}
+    first_code = exc.violations[0].code if exc.violations else "unknown"
+    body |= {
+        "type": f"/validation_errors/{first_code}",
+        "status": 422,
+        "title": "An error occurred",
+        "detail": str(exc),
+        "violations": items,
+    }
+    return Response(_encode(body), status_code=422, media_type=PROBLEM_JSON)
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code >= 500:
+        log.error("request failed: %s", exc.detail)
+    headers = dict(exc.headers or {})
+    return problem(request, exc.status_code, str(exc.detail), headers or None)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem(request, 503, "The service is temporarily unavailable.", {"Retry-After": "1"})
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(request, 500, "Internal Server Error")
+
+
+exception_handlers: ExceptionHandlersMap = {
+    errors.ServiceError: _service_error,
+    errors.ConstraintViolations: _violations,
+    HTTPException: _http_exception,
+    Exception: _unexpected,
+}

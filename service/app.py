@@ -11,6 +11,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from service import __version__
+from service.auth.api_keys import principal_for_api_key
+from service.auth.guards import provide_principal
+from service.auth.middleware import authentication_middleware
+from service.auth.passwords import Passwords
+from service.auth.principal import Principal
+from service.auth.tokens import TokenService
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
 from service.settings import Settings, load_settings
@@ -51,14 +57,24 @@ class Resources:
 def create_app(settings: Settings) -> Litestar:
     """Wire settings, resources and routes into one application."""
     resources = Resources(settings)
+    tokens = TokenService.from_settings(settings)
+    passwords = Passwords.from_settings(settings)
+
+    async def api_key_principal(key: str) -> Principal | None:
+        return await principal_for_api_key(resources.db, key)
+
     return Litestar(
         route_handlers=[health.healthz, health.readyz],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
             "db": Provide(lambda: resources.db, sync_to_thread=False),
             "kafka_probe": Provide(lambda: resources.kafka_probe, sync_to_thread=False, use_cache=True),
+            "tokens": Provide(lambda: tokens, sync_to_thread=False, use_cache=True),
+            "passwords": Provide(lambda: passwords, sync_to_thread=False, use_cache=True),
+            "principal": Provide(provide_principal, sync_to_thread=False),
         },
         lifespan=[resources.lifespan],
+        middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

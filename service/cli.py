@@ -30,7 +30,11 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.auth.keys import load_signing_keys
+
     settings = load_settings()
+    # Fail here with one clear line, not inside every worker process uvicorn starts.
+    load_signing_keys(settings)
     uvicorn.run(
         "service.app:create_app_from_environment",
         factory=True,

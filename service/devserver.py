@@ -26,6 +26,8 @@ def run_dev(say: Say) -> int:
             os.environ["DATABASE_URL"] = _start_postgres(data_dir, started, say)
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             os.environ["KAFKA_BOOTSTRAP_SERVERS"] = _start_kafka(data_dir, started, say)
+        if not os.environ.get("JWT_PRIVATE_KEY") and not os.environ.get("JWT_SECRET"):
+            os.environ["JWT_PRIVATE_KEY"] = str(_dev_signing_key(data_dir, say))
         settings = load_settings()
         configure_logging(settings.log_level)
         asyncio.run(migrate(settings.database_url, report=say))
@@ -33,6 +35,16 @@ def run_dev(say: Say) -> int:
         asyncio.run(_serve(settings))
         say("stopping…")
     return 0
+
+
+def _dev_signing_key(data_dir: Path, say: Say) -> Path:
+    """A key pair kept with the dev data, so tokens stay valid across restarts."""
+    from service.auth.keys import ensure_private_key_file
+
+    path = data_dir / "jwt-private.pem"
+    if not path.exists():
+        say(f"generating a token signing key in {path} (for local use only)")
+    return ensure_private_key_file(path)
 
 
 def _start_postgres(data_dir: Path, started: ExitStack, say: Say) -> str:

@@ -28,6 +28,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     db_statement_timeout_ms: int = 5000
     db_idle_in_transaction_timeout_ms: int = 10000
     kafka_probe_timeout: float = 2.0
+    # Access tokens: an asymmetric key pair (PEM text or a path to a PEM file), or an HMAC secret.
+    jwt_private_key: str = ""
+    jwt_public_key: str = ""
+    jwt_secret: str = ""
+    jwt_ttl: int = 3600
+    jwt_issuer: str = "accounts-service"
+    jwt_audience: str = "accounts-api"
+    refresh_token_ttl: int = 30 * 24 * 3600
+    customer_token_ttl: int = 3600
+    worker_token_ttl: int = 24 * 3600
+    # Argon2id cost of password hashes; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+    login_max_failures: int = 5
+    login_failure_window: int = 900
+    login_max_failures_per_address: int = 50
 
     def __post_init__(self) -> None:
         _require(self.port in range(1, 65536), "PORT", "must be between 1 and 65535")
@@ -55,6 +72,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             "LOG_LEVEL",
             "must be one of DEBUG, INFO, WARNING, ERROR",
         )
+        self._check_identity()
+
+    def _check_identity(self) -> None:
+        _require(
+            not self.jwt_secret or len(self.jwt_secret.encode()) >= 32,
+            "JWT_SECRET",
+            "must be at least 32 bytes long",
+        )
+        _require(
+            not (self.jwt_secret and (self.jwt_private_key or self.jwt_public_key)),
+            "JWT_SECRET",
+            "must not be set together with JWT_PRIVATE_KEY / JWT_PUBLIC_KEY",
+        )
+        _require(
+            not self.jwt_public_key or bool(self.jwt_private_key),
+            "JWT_PRIVATE_KEY",
+            "is required when JWT_PUBLIC_KEY is set",
+        )
+        for variable, ttl in [
+            ("JWT_TTL", self.jwt_ttl),
+            ("REFRESH_TOKEN_TTL", self.refresh_token_ttl),
+            ("CUSTOMER_TOKEN_TTL", self.customer_token_ttl),
+            ("WORKER_TOKEN_TTL", self.worker_token_ttl),
+        ]:
+            _require(ttl >= 1, variable, "must be at least 1 second")
+        _require(bool(self.jwt_issuer.strip()), "JWT_ISSUER", "must not be blank")
+        _require(bool(self.jwt_audience.strip()), "JWT_AUDIENCE", "must not be blank")
+        _require(self.argon2_time_cost >= 1, "ARGON2_TIME_COST", "must be at least 1")
+        _require(self.argon2_parallelism >= 1, "ARGON2_PARALLELISM", "must be at least 1")
+        _require(
+            self.argon2_memory_cost >= 8 * self.argon2_parallelism,
+            "ARGON2_MEMORY_COST",
+            "must be at least 8 KiB per lane (8 x ARGON2_PARALLELISM)",
+        )
+        _require(self.login_max_failures >= 1, "LOGIN_MAX_FAILURES", "must be at least 1")
+        _require(
+            self.login_max_failures_per_address >= 1,
+            "LOGIN_MAX_FAILURES_PER_ADDRESS",
+            "must be at least 1",
+        )
+        _require(self.login_failure_window >= 1, "LOGIN_FAILURE_WINDOW", "must be at least 1 second")
 
     @property
     def kafka_enabled(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,8 +13,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
+from service.auth.keys import generate_private_key_pem
+from service.auth.passwords import Passwords
+from service.auth.principal import Principal
+from service.auth.tokens import TokenService
 from service.db.migrate import migrate
 from service.settings import Settings, load_settings
+from tests.identity import PASSWORD, Tenants, insert_tenant
 
 
 def with_database(url: str, name: str) -> str:
@@ -104,10 +109,52 @@ async def database_url(postgres_url: str, template_database: str) -> AsyncIterat
         await admin.close()
 
 
+@pytest.fixture(scope="session")
+def jwt_private_key() -> str:
+    """The suite's token signing key (Ed25519 PEM), made once per session."""
+    return generate_private_key_pem()
+
+
+# Cheap Argon2 for speed; production keeps the strong defaults (see test_tokens_passwords).
+TEST_IDENTITY_ENV = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
+
+
 @pytest.fixture
-def settings(database_url: str, kafka_bootstrap: str) -> Settings:
+def settings(database_url: str, kafka_bootstrap: str, jwt_private_key: str) -> Settings:
     return load_settings(
-        {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DB_POOL_MIN_SIZE": "1"}
+        {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "DB_POOL_MIN_SIZE": "1",
+            "JWT_PRIVATE_KEY": jwt_private_key,
+            **TEST_IDENTITY_ENV,
+        }
+    )
+
+
+@pytest.fixture
+def token_for(settings: Settings) -> Callable[..., str]:
+    """`token_for(principal, ttl=None)`: a bearer token the `client` app accepts."""
+    tokens = TokenService.from_settings(settings)
+
+    def issue(principal: Principal, ttl: int | None = None) -> str:
+        return tokens.issue(principal, ttl).token
+
+    return issue
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """PASSWORD hashed once for the whole session, with the suite's Argon2 cost."""
+    return Passwords(1, 1024, 1).hash_sync(PASSWORD)
+
+
+@pytest.fixture
+async def tenants(db: asyncpg.Connection, password_hash: str) -> Tenants:
+    """Two organizations (`a`, `b`), each with two clients, an owner, a viewer and an API key."""
+    return Tenants(
+        a=await insert_tenant(db, "acme", password_hash),
+        b=await insert_tenant(db, "globex", password_hash),
     )
 
 

@@ -1,0 +1,135 @@
+"""Access tokens: signed JWTs that carry a Principal, issued and verified with one pinned algorithm."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from service.auth.keys import SigningKeys, load_signing_keys
+from service.auth.principal import Principal, Role
+from service.errors import Unauthenticated
+from service.settings import Settings
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "roles")
+# Instances' clocks drift a little; a token minted on one must not look "issued in the future" on another.
+LEEWAY_SECONDS = 10
+
+INVALID = "Invalid JWT Token"
+EXPIRED = "Expired JWT Token"
+NOT_FOUND = "JWT Token not found"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+class TokenService:
+    """Signs Principals into tokens and turns tokens back into Principals."""
+
+    def __init__(
+        self,
+        keys: SigningKeys,
+        *,
+        issuer: str,
+        audience: str,
+        ttl: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl = ttl
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenService:
+        return cls(
+            load_signing_keys(settings),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=settings.jwt_ttl,
+        )
+
+    @property
+    def algorithm(self) -> str:
+        return self._keys.algorithm
+
+    def issue(self, principal: Principal, ttl: int | None = None) -> IssuedToken:
+        """A token for `principal`, valid `ttl` seconds (JWT_TTL by default)."""
+        now = int(self._clock())
+        expires = now + (self.ttl if ttl is None else ttl)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": principal.subject,
+            "iat": now,
+            "exp": expires,
+            "jti": uuid.uuid4().hex,
+            "org": None if principal.organization_id is None else str(principal.organization_id),
+            "roles": sorted(role.value for role in principal.roles),
+        }
+        if principal.client_id is not None:
+            claims["client"] = str(principal.client_id)
+        token = jwt.encode(claims, self._keys.signing_key, algorithm=self._keys.algorithm)
+        return IssuedToken(token, datetime.fromtimestamp(expires, UTC))
+
+    def verify(self, token: str) -> Principal:
+        """The Principal a valid token carries; anything else is Unauthenticated with LexikJWT's message."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._keys.verifying_key,
+                algorithms=[self._keys.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated(EXPIRED) from None
+        except jwt.PyJWTError:
+            raise Unauthenticated(INVALID) from None
+        principal = _principal(claims)
+        if principal is None:
+            raise Unauthenticated(INVALID)
+        return principal
+
+
+def _principal(claims: dict[str, Any]) -> Principal | None:
+    """The caller the claims describe, or None when they do not describe a coherent one."""
+    subject, raw_roles = claims["sub"], claims["roles"]
+    if not isinstance(subject, str) or not subject or not isinstance(raw_roles, list) or not raw_roles:
+        return None
+    if "org" not in claims or not all(isinstance(r, str) for r in raw_roles):
+        return None
+    try:
+        roles = frozenset(Role(r) for r in raw_roles)
+        organization = _uuid(claims["org"])
+        client = _uuid(claims.get("client"))
+    except ValueError:
+        return None
+    if Role.WORKER in roles:
+        coherent = roles == {Role.WORKER} and organization is None and client is None
+    elif Role.CUSTOMER in roles:
+        coherent = roles == {Role.CUSTOMER} and organization is not None and client is not None
+    else:
+        coherent = organization is not None and client is None
+    if not coherent:
+        return None
+    return Principal(subject=subject, roles=roles, organization_id=organization, client_id=client)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return uuid.UUID(value)

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from service import __version__
+from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
 from service.auth.guards import provide_principal
 from service.auth.middleware import authentication_middleware
@@ -19,6 +20,7 @@ from service.auth.principal import Principal
 from service.auth.tokens import TokenService
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
+from service.observability.operations import Operations
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.problems import exception_handlers
@@ -54,26 +56,36 @@ class Resources:
             await self._db.close()
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
     """Wire settings, resources and routes into one application."""
     resources = Resources(settings)
+    operations = Operations(settings, handle_signals=handle_signals)
     tokens = TokenService.from_settings(settings)
     passwords = Passwords.from_settings(settings)
 
     async def api_key_principal(key: str) -> Principal | None:
         return await principal_for_api_key(resources.db, key)
 
-    return Litestar(
-        route_handlers=[health.healthz, health.readyz],
+    app = Litestar(
+        route_handlers=[
+            health.healthz,
+            health.readyz,
+            *operations.route_handlers,
+            *auth_routes.route_handlers,
+        ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
             "db": Provide(lambda: resources.db, sync_to_thread=False),
             "kafka_probe": Provide(lambda: resources.kafka_probe, sync_to_thread=False, use_cache=True),
+            "drain": Provide(lambda: operations.drain, sync_to_thread=False, use_cache=True),
             "tokens": Provide(lambda: tokens, sync_to_thread=False, use_cache=True),
             "passwords": Provide(lambda: passwords, sync_to_thread=False, use_cache=True),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
-        lifespan=[resources.lifespan],
+        lifespan=[resources.lifespan, operations.lifespan],
+        plugins=operations.plugins,
+        # Logging is configured once per process (service.logs), not by the framework.
+        logging_config=None,
         middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,
         request_max_body_size=MAX_BODY_BYTES,
@@ -86,8 +98,9 @@ def create_app(settings: Settings) -> Litestar:
         ),
         debug=False,
     )
+    return operations.instrument(app)
 
 
 def create_app_from_environment() -> Litestar:
     """Factory for ASGI servers: settings come from the environment."""
-    return create_app(load_settings())
+    return create_app(load_settings(), handle_signals=True)

@@ -27,7 +27,7 @@ def whoami(principal: NamedDependency[Principal]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def api(settings: Settings) -> AsyncIterator[AsyncTestClient]:
     """The real application, plus one guarded route that echoes the caller."""
     app = create_app(settings)
     app.register(whoami)
@@ -45,24 +45,22 @@ def _lexik(response: Any, message: str) -> None:
     "headers",
     [{}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}, {"Authorization": "Bearer"}],
 )
-async def test_missing_token_is_jwt_token_not_found(api: AsyncTestClient, headers: dict[str, str]) -> None:  # type: ignore[type-arg]
+async def test_missing_token_is_jwt_token_not_found(api: AsyncTestClient, headers: dict[str, str]) -> None:
     _lexik(await api.get("/api/_whoami", headers=headers), "JWT Token not found")
 
 
-async def test_garbage_token_is_invalid(api: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_garbage_token_is_invalid(api: AsyncTestClient) -> None:
     response = await api.get("/api/_whoami", headers={"Authorization": "Bearer abc.def.ghi"})
     _lexik(response, "Invalid JWT Token")
 
 
-async def test_expired_token_is_expired(
-    api: AsyncTestClient, token_for: TokenFor, tenants: Tenants  # type: ignore[type-arg]
-) -> None:
+async def test_expired_token_is_expired(api: AsyncTestClient, token_for: TokenFor, tenants: Tenants) -> None:
     token = token_for(tenants.a.owner, ttl=-120)
     _lexik(await api.get("/api/_whoami", headers={"Authorization": f"Bearer {token}"}), "Expired JWT Token")
 
 
 async def test_valid_token_becomes_the_principal(
-    api: AsyncTestClient, token_for: TokenFor, tenants: Tenants  # type: ignore[type-arg]
+    api: AsyncTestClient, token_for: TokenFor, tenants: Tenants
 ) -> None:
     token = token_for(tenants.a.owner)
     response = await api.get("/api/_whoami", headers={"Authorization": f"Bearer {token}"})
@@ -75,13 +73,13 @@ async def test_valid_token_becomes_the_principal(
     }
 
 
-async def test_worker_token_is_platform_wide(api: AsyncTestClient, token_for: TokenFor) -> None:  # type: ignore[type-arg]
+async def test_worker_token_is_platform_wide(api: AsyncTestClient, token_for: TokenFor) -> None:
     response = await api.get("/api/_whoami", headers={"Authorization": f"Bearer {token_for(WORKER)}"})
     assert response.status_code == 200
     assert response.json()["org"] == "None"
 
 
-async def test_api_key_acts_as_owner_of_its_organization(api: AsyncTestClient, tenants: Tenants) -> None:  # type: ignore[type-arg]
+async def test_api_key_acts_as_owner_of_its_organization(api: AsyncTestClient, tenants: Tenants) -> None:
     response = await api.get("/api/_whoami", headers={"X-API-KEY": tenants.b.api_key})
     assert response.status_code == 200
     assert response.json()["roles"] == ["ROLE_OWNER"]
@@ -89,7 +87,7 @@ async def test_api_key_acts_as_owner_of_its_organization(api: AsyncTestClient, t
 
 
 async def test_unknown_and_revoked_api_keys_are_refused(
-    api: AsyncTestClient, tenants: Tenants, db: asyncpg.Connection  # type: ignore[type-arg]
+    api: AsyncTestClient, tenants: Tenants, db: asyncpg.Connection
 ) -> None:
     _lexik(await api.get("/api/_whoami", headers={"X-API-KEY": "ak_nope"}), "Invalid credentials.")
     await db.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", tenants.a.api_key_id)
@@ -98,7 +96,7 @@ async def test_unknown_and_revoked_api_keys_are_refused(
 
 @pytest.mark.parametrize("role", ["viewer", "customer"])
 async def test_guard_refuses_other_roles_with_403(
-    api: AsyncTestClient, token_for: TokenFor, tenants: Tenants, role: str  # type: ignore[type-arg]
+    api: AsyncTestClient, token_for: TokenFor, tenants: Tenants, role: str
 ) -> None:
     principal = getattr(tenants.a, role)
     response = await api.get(
@@ -116,5 +114,5 @@ async def test_guard_refuses_other_roles_with_403(
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/docs/openapi.json"])
-async def test_public_paths_need_no_credentials(api: AsyncTestClient, path: str) -> None:  # type: ignore[type-arg]
+async def test_public_paths_need_no_credentials(api: AsyncTestClient, path: str) -> None:
     assert (await api.get(path)).status_code == 200

@@ -30,9 +30,11 @@ def _service(pem: str = PRIVATE_PEM, **env: str) -> TokenService:
 
 def _public_pem(pem: str) -> str:
     key = serialization.load_pem_private_key(pem.encode(), None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _claims(**overrides: object) -> dict[str, object]:

@@ -1,0 +1,95 @@
+"""Use cases of the authentication endpoints: log in, refresh, mint a customer token."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from service.auth.passwords import Passwords
+from service.auth.principal import Principal, Role
+from service.auth.refresh import issue_refresh_token, refused, rotate_refresh_token
+from service.auth.throttle import LoginThrottle
+from service.auth.tokens import IssuedToken, TokenService
+from service.db.pool import Database
+from service.db.sql import load_queries
+from service.errors import Unauthenticated
+from service.settings import Settings
+
+_SQL = load_queries("service.auth", "queries.sql")
+
+INVALID_CREDENTIALS = "Invalid credentials."
+# Longer inputs cannot be a stored username or a sensible password; they still cost a decoy check.
+MAX_USERNAME = 180
+MAX_PASSWORD = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    token: str
+    refresh_token: str
+
+
+def throttle_from(settings: Settings) -> LoginThrottle:
+    return LoginThrottle(
+        settings.login_max_failures, settings.login_max_failures_per_address, settings.login_failure_window
+    )
+
+
+async def log_in(
+    db: Database,
+    passwords: Passwords,
+    tokens: TokenService,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    address: str,
+) -> TokenPair:
+    """Check the password; unknown user and wrong password fail alike and take about as long."""
+    throttle = throttle_from(settings)
+    async with db.connection() as connection:
+        await throttle.attempt(connection, username, address)
+        row = None
+        if len(username) <= MAX_USERNAME:
+            row = await connection.fetchrow(_SQL["user_by_username"], username)
+    stored = row["password_hash"] if row is not None else None
+    # The connection goes back to the pool before the deliberately slow hash check.
+    valid = await passwords.verify(stored, password[:MAX_PASSWORD]) and len(password) <= MAX_PASSWORD
+    if row is None or not valid:
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    rehashed = await passwords.hash(password) if passwords.needs_rehash(row["password_hash"]) else None
+    async with db.transaction() as connection:
+        await throttle.succeeded(connection, username, address)
+        if rehashed is not None:
+            await connection.execute(_SQL["update_password_hash"], row["id"], rehashed)
+        await connection.execute(_SQL["purge_refresh_tokens"], row["id"])
+        refresh_token = await issue_refresh_token(connection, row["id"], settings.refresh_token_ttl)
+    principal = Principal(str(row["id"]), frozenset({Role(row["role"])}), row["organization_id"])
+    return TokenPair(tokens.issue(principal).token, refresh_token)
+
+
+async def refresh(db: Database, tokens: TokenService, settings: Settings, refresh_token: str) -> TokenPair:
+    """A new access token and the next refresh token of the family."""
+    async with db.transaction() as connection:
+        rotation = await rotate_refresh_token(connection, refresh_token, settings.refresh_token_ttl)
+    if rotation.principal is None or rotation.refresh_token is None:
+        raise refused()
+    return TokenPair(tokens.issue(rotation.principal).token, rotation.refresh_token)
+
+
+async def mint_customer_token(
+    db: Database,
+    tokens: TokenService,
+    settings: Settings,
+    issuer: Principal,
+    *,
+    client_id: uuid.UUID,
+    subject: str,
+) -> IssuedToken | None:
+    """A ROLE_CUSTOMER token for one client of the caller's organization; None if it has no such client."""
+    async with db.connection() as connection:
+        found = await connection.fetchval(_SQL["client_in_organization"], client_id, issuer.organization_id)
+    if not found:
+        return None
+    customer = Principal(subject, frozenset({Role.CUSTOMER}), issuer.organization_id, client_id)
+    return tokens.issue(customer, settings.customer_token_ttl)

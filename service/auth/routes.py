@@ -1,0 +1,114 @@
+"""HTTP endpoints of authentication: login_check, token refresh, customer tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+
+from service.auth import login
+from service.auth.guards import requires_api_key
+from service.auth.passwords import Passwords
+from service.auth.principal import Principal
+from service.auth.refresh import refused
+from service.auth.tokens import TokenService
+from service.clients.iri import item_not_found, parse_client_iri
+from service.db.pool import Database
+from service.errors import BadRequest, ConstraintViolations, Violation
+from service.settings import Settings
+from service.web.bodies import decode
+
+_encode = msgspec.json.Encoder().encode
+
+NOT_BLANK = "c1051bb4-d103-4f74-8988-acbcafc7fdc3"
+TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
+MAX_SUBJECT = 255
+
+
+class LoginRequest(msgspec.Struct):
+    username: str | None = None
+    password: str | None = None
+
+
+class RefreshRequest(msgspec.Struct):
+    refresh_token: str | None = None
+
+
+class CustomerTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    client: str
+    subject: str
+
+
+def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
+    return Response(_encode(document), status_code=status, media_type="application/json")
+
+
+@post("/authentication/login_check", status_code=200, summary="Log in with a username and password")
+async def login_check(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Database],
+    passwords: NamedDependency[Passwords],
+    tokens: NamedDependency[TokenService],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
+    """`{"username","password"}` → `{"token","refresh_token"}`; failures are throttled."""
+    body = decode(await request.body(), LoginRequest, request.headers.get("content-type"))
+    for key in ("username", "password"):
+        if getattr(body, key) is None:
+            raise BadRequest(f'The key "{key}" must be provided.')
+    assert body.username is not None and body.password is not None
+    pair = await login.log_in(
+        db,
+        passwords,
+        tokens,
+        settings,
+        username=body.username,
+        password=body.password,
+        address=request.client.host if request.client else "unknown",
+    )
+    return _json({"token": pair.token, "refresh_token": pair.refresh_token})
+
+
+@post("/authentication/token/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
+async def token_refresh(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Database],
+    tokens: NamedDependency[TokenService],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
+    """`{"refresh_token"}` → `{"token","refresh_token"}`; the presented refresh token is spent."""
+    body = decode(await request.body(), RefreshRequest, request.headers.get("content-type"))
+    if not body.refresh_token:
+        raise refused()
+    pair = await login.refresh(db, tokens, settings, body.refresh_token)
+    return _json({"token": pair.token, "refresh_token": pair.refresh_token})
+
+
+@post("/api/tokens", guards=[requires_api_key], status_code=201, summary="Mint a customer token")
+async def customer_token(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    db: NamedDependency[Database],
+    tokens: NamedDependency[TokenService],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
+    """With the organization's X-API-KEY: a ROLE_CUSTOMER token scoped to one of its clients."""
+    body = decode(await request.body(), CustomerTokenRequest, request.headers.get("content-type"))
+    client_id = parse_client_iri(body.client)
+    subject = body.subject.strip()
+    if not subject:
+        raise ConstraintViolations([Violation("subject", "This value should not be blank.", NOT_BLANK)])
+    if len(subject) > MAX_SUBJECT:
+        message = f"This value is too long. It should have {MAX_SUBJECT} characters or less."
+        raise ConstraintViolations([Violation("subject", message, TOO_LONG)])
+    issued = await login.mint_customer_token(
+        db, tokens, settings, principal, client_id=client_id, subject=subject
+    )
+    if issued is None:
+        raise item_not_found(body.client)
+    return _json({"token": issued.token, "expiresAt": issued.expires_at.isoformat()}, 201)
+
+
+route_handlers = [login_check, token_refresh, customer_token]

@@ -1,0 +1,1 @@
+"""Clients: the tenants of an organization, each owning its connected accounts."""

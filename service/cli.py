@@ -31,19 +31,25 @@ def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
     from service.auth.keys import load_signing_keys
+    from service.logs import logging_config
+    from service.observability.tracing import require_tracing_extra
 
     settings = load_settings()
     # Fail here with one clear line, not inside every worker process uvicorn starts.
     load_signing_keys(settings)
+    require_tracing_extra(settings)
     uvicorn.run(
         "service.app:create_app_from_environment",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.web_concurrency,
+        log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        timeout_graceful_shutdown=20,
+        server_header=False,
+        # In-flight requests get this long after the listener closes; then the pool is closed.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     return 0
 

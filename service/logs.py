@@ -1,12 +1,104 @@
-"""Process-wide logging set-up, done once by whichever command starts."""
+"""Process-wide logging: one JSON object per line (or plain text for humans), secrets scrubbed."""
 
 from __future__ import annotations
 
 import logging
+import logging.config
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from service.observability.redaction import redact, redact_value
+
+# The id of the request being served; set by the request context middleware, read by every log line.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's coloured duplicate of the message
+    "taskName",
+}
+_encode = msgspec.json.Encoder(enc_hook=str).encode
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+class JsonFormatter(logging.Formatter):
+    """timestamp, level, logger, message, request_id, plus the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "request_id": request_id.get(),
+        }
+        if access := _access_fields(record):
+            entry["http"] = access
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and key not in entry:
+                entry[key] = redact_value(key, value)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        try:
+            return _encode(entry).decode()
+        except (TypeError, ValueError, msgspec.EncodeError):
+            return _encode({key: str(value) for key, value in entry.items()}).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, with the same scrubbing."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = redact(super().format(record))
+        rid = request_id.get()
+        return f"{line} [request {rid}]" if rid else line
+
+
+def _access_fields(record: logging.LogRecord) -> dict[str, Any] | None:
+    """uvicorn's access log passes (client, method, path, http version, status) as arguments."""
+    if record.name != "uvicorn.access" or not isinstance(record.args, tuple) or len(record.args) != 5:
+        return None
+    client, method, path, version, status = record.args
+    return {
+        "client": client,
+        "method": method,
+        "path": redact(str(path)),
+        "version": version,
+        "status": status,
+    }
+
+
+def logging_config(level: str, fmt: str = "json") -> dict[str, Any]:
+    """A dictConfig for the whole process, uvicorn's loggers included (their lines go through ours)."""
+    formatter = JsonFormatter if fmt == "json" else TextFormatter
+    quiet = max(logging.WARNING, logging.getLevelName(level.upper()))
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"},
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            **{
+                name: {"level": level.upper(), "handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # Client libraries chatter at INFO about every reconnect; their warnings are what matters.
+            "aiokafka": {"level": logging.getLevelName(quiet)},
+        },
+    }
+
+
+def configure_logging(level: str, fmt: str = "json") -> None:
+    """Route every logger of this process through one handler in the chosen format."""
+    logging.config.dictConfig(logging_config(level, fmt))

@@ -28,6 +28,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     db_statement_timeout_ms: int = 5000
     db_idle_in_transaction_timeout_ms: int = 10000
     kafka_probe_timeout: float = 2.0
+    # Operations: log shape, shutdown timing, tracing.
+    log_format: str = "json"
+    shutdown_drain_seconds: float = 0.0
+    shutdown_timeout: int = 20
+    tracing_enabled: bool = False
     # Access tokens: an asymmetric key pair (PEM text or a path to a PEM file), or an HMAC secret.
     jwt_private_key: str = ""
     jwt_public_key: str = ""
@@ -72,6 +77,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             "LOG_LEVEL",
             "must be one of DEBUG, INFO, WARNING, ERROR",
         )
+        _require(self.log_format in {"json", "text"}, "LOG_FORMAT", "must be json or text")
+        _require(self.shutdown_drain_seconds >= 0, "SHUTDOWN_DRAIN_SECONDS", "must not be negative")
+        _require(self.shutdown_timeout > 0, "SHUTDOWN_TIMEOUT", "must be positive")
         self._check_identity()
 
     def _check_identity(self) -> None:

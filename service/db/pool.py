@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,5 +65,10 @@ class Database:
         async with self.connection() as connection, connection.transaction():
             yield connection
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, grace: float = 5.0) -> None:
+        """Close gracefully; a connection still busy after `grace` seconds is cut so shutdown ends."""
+        try:
+            async with asyncio.timeout(grace):
+                await self.pool.close()
+        except TimeoutError:
+            self.pool.terminate()

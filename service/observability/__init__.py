@@ -1,0 +1,1 @@
+"""What running the service in production needs: request context, metrics, tracing, draining."""

@@ -1,0 +1,90 @@
+"""Prometheus metrics of this process: HTTP traffic by route template, the pool, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from service.db.pool import Database
+from service.db.sql import load_queries
+
+_SQL = load_queries("service.observability", "metrics.sql")
+log = logging.getLogger(__name__)
+
+# Anything else (a client can send any token as a method) is counted as OTHER: labels stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"
+SCRAPE_TIMEOUT = 2.0
+
+REQUESTS = Counter(
+    "accounts_http_requests_total",
+    "HTTP responses, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "accounts_http_request_duration_seconds",
+    "Time from request to the end of the response body, by method and route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+IN_FLIGHT = Gauge("accounts_http_requests_in_flight", "HTTP requests being served right now.")
+POOL_CONNECTIONS = Gauge(
+    "accounts_db_pool_connections", "Open database connections of this process, by state.", ["state"]
+)
+POOL_MAX = Gauge("accounts_db_pool_max_connections", "Most connections this process's pool may open.")
+OUTBOX_PENDING = Gauge("accounts_outbox_pending_events", "Committed events not yet published to Kafka.")
+OUTBOX_LAG = Gauge(
+    "accounts_outbox_lag_seconds",
+    "Age of the oldest unpublished event, 0 when none is waiting: how far Kafka is behind the database.",
+)
+OUTBOX_PARKED = Gauge("accounts_outbox_parked_events", "Events the relay gave up on; they need an operator.")
+OUTBOX_PUBLISHED_LAST_MINUTE = Gauge(
+    "accounts_outbox_published_last_minute", "Events marked published in the last 60 seconds, by any relay."
+)
+
+
+def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
+    """Record one answered request under its route template, never its raw path."""
+    method = method if method in METHODS else "OTHER"
+    route = route or UNMATCHED_ROUTE
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
+def _sample_pool(db: Database) -> None:
+    size, idle = db.pool.get_size(), db.pool.get_idle_size()
+    POOL_CONNECTIONS.labels("idle").set(idle)
+    POOL_CONNECTIONS.labels("in_use").set(size - idle)
+    POOL_MAX.set(db.pool.get_max_size())
+
+
+async def _sample_outbox(db: Database) -> None:
+    try:
+        async with asyncio.timeout(SCRAPE_TIMEOUT), db.connection() as connection:
+            row = await connection.fetchrow(_SQL["outbox_stats"])
+    except Exception as exc:
+        # Unknown is not zero: NaN makes a dashboard show a gap instead of a reassuring flat line.
+        log.warning("outbox metrics unavailable: %s", type(exc).__name__)
+        values = [float("nan")] * 4
+    else:
+        values = [row["pending"], row["oldest_pending_age"], row["parked"], row["published_last_minute"]]
+    for gauge, value in zip(
+        (OUTBOX_PENDING, OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PUBLISHED_LAST_MINUTE), values, strict=True
+    ):
+        gauge.set(value)
+
+
+# Unauthenticated like the probes: scrapers hold no tokens; keep /metrics off public ingress routes.
+@get("/metrics", include_in_schema=False, cache_control=None, opt={"exclude_from_auth": True})
+async def scrape(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Response[bytes]:
+    """Prometheus exposition (text or OpenMetrics, as asked); pool and outbox sampled at scrape time."""
+    _sample_pool(db)
+    await _sample_outbox(db)
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(REGISTRY), headers={"Content-Type": content_type})

@@ -1,0 +1,93 @@
+"""Runs `accounts-service api` as a real child process, the way a container runs it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+
+import httpx
+
+from service.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def api_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The variables the api needs to start against the test's database; secrets made up per run."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key.upper() not in {field.upper() for field in Settings.__struct_fields__}
+    }
+    env = inherited | {
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "LOG_FORMAT": "json",
+        "JWT_SECRET": secrets.token_urlsafe(48),
+    }
+    if "credentials_keys" in Settings.__struct_fields__:
+        env["CREDENTIALS_KEYS"] = f"k1:{secrets.token_urlsafe(32)}"
+    return env | dict(overrides)
+
+
+class ApiProcess:
+    """The api on a free port; its stderr (the log stream) is collected line by line."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.base_url = f"http://127.0.0.1:{self.env['PORT']}"
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "api"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"api exited with {self.process.returncode}:\n" + "\n".join(self.lines))
+            try:
+                if httpx.get(f"{self.base_url}/readyz?exclude=kafka", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("api did not become ready:\n" + "\n".join(self.lines))
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout: float) -> int:
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._reader.join(timeout=5)

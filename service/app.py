@@ -18,6 +18,7 @@ from service.auth.middleware import authentication_middleware
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.tokens import TokenService
+from service.clients.routes import ClientController
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
 from service.observability.operations import Operations
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             health.readyz,
             *operations.route_handlers,
             *auth_routes.route_handlers,
+            ClientController,
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),

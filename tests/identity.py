@@ -63,7 +63,7 @@ async def insert_tenant(db: asyncpg.Connection, name: str, password_hash: str) -
         for index, client_id in enumerate(client_ids):
             await db.execute(
                 "INSERT INTO clients (id, organization_id, name, website, created_at)"
-                " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+                " VALUES ($1, $2, $3, $4, now() - make_interval(secs => 10 - $5))",
                 client_id,
                 organization_id,
                 f"{name} client {index}",

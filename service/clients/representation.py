@@ -1,0 +1,31 @@
+"""The client read shape: `{id, name, website, createdAt, updatedAt}`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from service.clients.iri import client_iri
+
+RESOURCE = "Client"
+COLLECTION_IRI = "/api/clients"
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a numeric offset and whole seconds, as API Platform writes dates."""
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "website": row["website"],
+        "createdAt": timestamp(row["created_at"]),
+        "updatedAt": timestamp(row["updated_at"]),
+    }
+
+
+def iri_of(row: Mapping[str, Any]) -> str:
+    return client_iri(row["id"])

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from service.db.migrate import MigrationError, migrate
+from service.events.commands import register as register_event_commands
 from service.settings import Settings, SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("migrate", cmd_migrate, "apply pending database migrations"),
     ]:
         commands.add_parser(name, help=summary, description=summary).set_defaults(handler=handler)
+    register_event_commands(commands)
     return parser
 
 

@@ -28,6 +28,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     db_statement_timeout_ms: int = 5000
     db_idle_in_transaction_timeout_ms: int = 10000
     kafka_probe_timeout: float = 2.0
+    # Events: the outbox relay and the Kafka topics it publishes to.
+    kafka_events_topic: str = "accounts.events"
+    kafka_state_topic: str = "accounts.state"
+    kafka_topic_partitions: int = 6
+    # 0: as many replicas as the cluster allows, up to 3.
+    kafka_topic_replication_factor: int = 0
+    kafka_events_retention_ms: int = 7 * 24 * 3600 * 1000
+    kafka_publish_timeout: float = 10.0
+    relay_batch_size: int = 500
+    relay_poll_interval: float = 1.0
+    relay_max_attempts: int = 5
+    relay_metrics_port: int = 0
+    outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
     shutdown_drain_seconds: float = 0.0
@@ -52,6 +65,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     login_max_failures_per_address: int = 50
 
     def __post_init__(self) -> None:
+        self._check_events()
         _require(self.port in range(1, 65536), "PORT", "must be between 1 and 65535")
         _require(self.web_concurrency >= 1, "WEB_CONCURRENCY", "must be at least 1")
         _require(self.db_pool_min_size >= 0, "DB_POOL_MIN_SIZE", "must not be negative")
@@ -122,6 +136,39 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         )
         _require(self.login_failure_window >= 1, "LOGIN_FAILURE_WINDOW", "must be at least 1 second")
 
+    def _check_events(self) -> None:
+        for variable, topic in [
+            ("KAFKA_EVENTS_TOPIC", self.kafka_events_topic),
+            ("KAFKA_STATE_TOPIC", self.kafka_state_topic),
+        ]:
+            _require(_TOPIC_NAME.fullmatch(topic) is not None, variable, "must be a Kafka topic name")
+        _require(
+            self.kafka_events_topic != self.kafka_state_topic,
+            "KAFKA_STATE_TOPIC",
+            "must differ from KAFKA_EVENTS_TOPIC",
+        )
+        _require(self.kafka_topic_partitions >= 1, "KAFKA_TOPIC_PARTITIONS", "must be at least 1")
+        _require(
+            self.kafka_topic_replication_factor >= 0,
+            "KAFKA_TOPIC_REPLICATION_FACTOR",
+            "must not be negative (0 picks up to 3)",
+        )
+        _require(
+            self.kafka_events_retention_ms == -1 or self.kafka_events_retention_ms > 0,
+            "KAFKA_EVENTS_RETENTION_MS",
+            "must be positive, or -1 to keep events forever",
+        )
+        _require(self.kafka_publish_timeout > 0, "KAFKA_PUBLISH_TIMEOUT", "must be positive")
+        _require(self.relay_batch_size >= 1, "RELAY_BATCH_SIZE", "must be at least 1")
+        _require(self.relay_poll_interval > 0, "RELAY_POLL_INTERVAL", "must be positive")
+        _require(self.relay_max_attempts >= 1, "RELAY_MAX_ATTEMPTS", "must be at least 1")
+        _require(
+            self.relay_metrics_port in range(0, 65536),
+            "RELAY_METRICS_PORT",
+            "must be between 0 (off) and 65535",
+        )
+        _require(self.outbox_retention_seconds >= 0, "OUTBOX_RETENTION_SECONDS", "must not be negative")
+
     @property
     def kafka_enabled(self) -> bool:
         return bool(self.kafka_bootstrap_servers.strip())
@@ -132,6 +179,7 @@ def _require(ok: bool, variable: str, message: str) -> None:
         raise SettingsError(f"{variable} {message}")
 
 
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _FIELD_PATH = re.compile(r"`\$\.(\w+)`")
 _MISSING_FIELD = re.compile(r"missing required field `(\w+)`")
 

@@ -1,0 +1,72 @@
+"""An outbox event as Kafka records in CloudEvents 1.0 binary content mode."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import msgspec
+
+from service.events.store import OutboxEvent
+
+SPEC_VERSION = "1.0"
+SOURCE = "/accounts-service"
+CONTENT_TYPE = "application/json"
+EVENT_TYPES = ("account.connected", "account.updated", "account.removed")
+REMOVED = "account.removed"
+# Every header an event carries, in the order it is written; a tombstone carries all but content-type.
+HEADERS = (
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_subject",
+    "ce_time",
+    "content-type",
+    "ce_partitionkey",
+    "ce_organization",
+    "ce_client",
+    "ce_accountversion",
+)
+
+_encode = msgspec.json.Encoder().encode
+
+
+class KafkaRecord(NamedTuple):
+    """What is handed to the producer: key, value (None is a tombstone) and headers."""
+
+    key: bytes
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def headers(event: OutboxEvent, *, with_content: bool = True) -> list[tuple[str, bytes]]:
+    """The CloudEvents attributes and extensions of an event, as Kafka headers."""
+    account = str(event.account_id)
+    values = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": str(event.event_id),
+        "ce_source": SOURCE,
+        "ce_type": event.event_type,
+        "ce_subject": account,
+        "ce_time": event.created_at.isoformat(),
+        "content-type": CONTENT_TYPE,
+        "ce_partitionkey": account,
+        "ce_organization": str(event.organization_id),
+        "ce_client": str(event.client_id),
+        "ce_accountversion": str(event.account_version),
+    }
+    return [(name, values[name].encode()) for name in HEADERS if with_content or name != "content-type"]
+
+
+def history_record(event: OutboxEvent) -> KafkaRecord:
+    """The record for the history topic: every event with its snapshot (and `changes` on updates)."""
+    return KafkaRecord(str(event.account_id).encode(), _encode(event.payload), headers(event))
+
+
+def state_record(event: OutboxEvent) -> KafkaRecord:
+    """The record for the compacted topic: the latest snapshot, or a tombstone once removed."""
+    key = str(event.account_id).encode()
+    if event.event_type == REMOVED:
+        return KafkaRecord(key, None, headers(event, with_content=False))
+    snapshot = {name: value for name, value in event.payload.items() if name != "changes"}
+    return KafkaRecord(key, _encode(snapshot), headers(event))

@@ -1,0 +1,100 @@
+"""The `relay` and `worker-example` subcommands of `accounts-service`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from service.events import metrics
+from service.events.metrics import RelayStats
+from service.events.relay import run_relay
+from service.events.store import OutboxStore
+from service.events.worker_example import run_worker
+from service.logs import configure_logging
+from service.settings import Settings, SettingsError, load_settings
+
+
+def register(commands: Any) -> None:
+    """Add the subcommands to the `accounts-service` parser (`commands` is its subparsers object)."""
+    summary = "publish the outbox to Kafka (one active relay per database; others wait as standby)"
+    relay = commands.add_parser("relay", help=summary, description=summary)
+    parked = relay.add_mutually_exclusive_group()
+    parked.add_argument(
+        "--retry-parked", action="store_true", help="put parked events back in line, then exit"
+    )
+    parked.add_argument(
+        "--discard-parked",
+        action="store_true",
+        help="give up on parked events so their accounts' later events flow, then exit",
+    )
+    relay.set_defaults(handler=cmd_relay)
+
+    summary = "example inbox worker: print the live accounts from Kafka, then every change"
+    worker = commands.add_parser("worker-example", help=summary, description=summary)
+    worker.add_argument("--group", help="consumer group id (default: none, read every partition)")
+    worker.add_argument(
+        "--exit-after-bootstrap", action="store_true", help="print the live accounts, then exit"
+    )
+    worker.set_defaults(handler=cmd_worker_example)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _kafka_settings() -> Settings:
+    settings = load_settings()
+    if not settings.kafka_enabled:
+        raise SettingsError("KAFKA_BOOTSTRAP_SERVERS is required but not set")
+    return settings
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    if args.retry_parked or args.discard_parked:
+        settings = load_settings()
+        count = asyncio.run(_parked(settings, retry=args.retry_parked))
+        done = "put back in line" if args.retry_parked else "discarded"
+        print(f"{count} parked events {done}", file=sys.stderr)
+        return 0
+    settings = _kafka_settings()
+    configure_logging(settings.log_level)
+    stats = RelayStats()
+    if settings.relay_metrics_port and not metrics.serve(stats, settings.host, settings.relay_metrics_port):
+        print("prometheus-client is not installed: no metrics endpoint", file=sys.stderr)
+    _run_until_signalled(lambda stop: run_relay(settings, stop, stats))
+    return 0
+
+
+async def _parked(settings: Settings, *, retry: bool) -> int:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        store = OutboxStore(connection)
+        return await (store.retry_parked() if retry else store.discard_parked())
+    finally:
+        await connection.close()
+
+
+def cmd_worker_example(args: argparse.Namespace) -> int:
+    settings = _kafka_settings()
+    follow = not args.exit_after_bootstrap
+    _run_until_signalled(lambda stop: run_worker(settings, _say, stop, follow=follow, group_id=args.group))
+    return 0
+
+
+def _run_until_signalled(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+    """Run `main(stop)`; SIGINT or SIGTERM sets `stop` so it can finish cleanly."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())

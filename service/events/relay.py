@@ -1,0 +1,197 @@
+"""The outbox relay: one active instance per database publishes committed events to Kafka, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import asyncpg
+
+from service.db.sql import load_queries
+from service.events.metrics import RelayStats
+from service.events.outbox import CHANNEL
+from service.events.publisher import Publisher
+from service.events.store import OutboxStore
+from service.events.topics import ensure_topics
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+_SQL = load_queries("service.events", "relay.sql")
+
+# Session-level advisory lock held by the active relay; any constant other than the migration lock's.
+LOCK_KEY = 0x6F7574626F782D72
+# Kafka trouble is retried after 0.5 s, doubling up to this; wake-ups do not shorten the wait.
+_MAX_BACKOFF = 5.0
+# Database trouble: wait this long before connecting again.
+_RECONNECT_DELAY = 1.0
+_CONNECT_TIMEOUT = 10.0
+_QUERY_TIMEOUT = 30.0
+
+
+class Relay:
+    """Waits as a standby until it holds the lock, then publishes until told to stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stats: RelayStats | None = None,
+        *,
+        cleanup_interval: float = 60.0,
+        stats_interval: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self.stats = stats if stats is not None else RelayStats()
+        self._cleanup_interval = cleanup_interval
+        self._stats_interval = stats_interval
+        self._wake = asyncio.Event()
+        self._topics_ready = False
+        self._backoff = 0.0
+        self._next_cleanup = 0.0
+        self._next_stats = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Be the active relay whenever possible until `stop` is set; a lost database is reconnected."""
+        while not stop.is_set():
+            try:
+                await self._term(stop)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay lost the database (%s); connecting again", exc)
+            finally:
+                self.stats.active = False
+            await _sleep(stop, _RECONNECT_DELAY)
+
+    async def _term(self, stop: asyncio.Event) -> None:
+        """One database connection's life: standby, then active, holding the lock on that connection."""
+        connection = await asyncpg.connect(
+            self._settings.database_url,
+            timeout=_CONNECT_TIMEOUT,
+            command_timeout=_QUERY_TIMEOUT,
+            server_settings={"application_name": "accounts-relay"},
+        )
+        try:
+            if not await self._acquire(connection, stop):
+                return
+            self.stats.active = True
+            log.info(
+                "relay active: publishing the outbox to %s and %s",
+                self._settings.kafka_events_topic,
+                self._settings.kafka_state_topic,
+            )
+            self._topics_ready, self._backoff, self._next_cleanup, self._next_stats = False, 0.0, 0.0, 0.0
+            await connection.add_listener(CHANNEL, self._notified)
+            publisher = Publisher(self._settings)
+            try:
+                await self._publish_until(stop, OutboxStore(connection), publisher)
+            finally:
+                await publisher.close()
+        finally:
+            # Closing the connection is what releases the lock for a standby.
+            try:
+                await asyncio.wait_for(connection.close(), 5.0)
+            except Exception:
+                connection.terminate()
+
+    async def _acquire(self, connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        announced = False
+        while not stop.is_set():
+            if await connection.fetchval(_SQL["try_lock"], LOCK_KEY):
+                return True
+            if not announced:
+                log.info("another relay is active; waiting as standby")
+                announced = True
+            await _sleep(stop, self._settings.relay_poll_interval)
+        return False
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _publish_until(self, stop: asyncio.Event, store: OutboxStore, publisher: Publisher) -> None:
+        # The procrastinate worker's shape: work until nothing is left, then sleep until notified,
+        # the poll interval passes (a missed NOTIFY costs one interval), or stop.
+        while not stop.is_set():
+            self._wake.clear()
+            await self._housekeeping(store)
+            delay = await self._round(store, publisher)
+            if delay == 0:
+                continue
+            if delay is None:
+                await self._idle(stop)
+            else:
+                await _sleep(stop, delay)
+
+    async def _round(self, store: OutboxStore, publisher: Publisher) -> float | None:
+        """Publish one batch; return 0 to go on at once, None to wait for work, or a back-off delay."""
+        settings = self._settings
+        if not self._topics_ready:
+            try:
+                await ensure_topics(settings)
+            except Exception as exc:
+                return self._kafka_trouble(f"cannot check the topics: {type(exc).__name__}: {exc}")
+            self._topics_ready = True
+        events = await store.pending(settings.relay_batch_size)
+        if not events:
+            return None
+        outcome = await publisher.publish(events)
+        await store.mark_published(outcome.published)
+        parked = await store.record_failures(outcome.failed, settings.relay_max_attempts)
+        self.stats.record_published(len(outcome.published))
+        self.stats.failed_attempts_total += len(outcome.failed)
+        for position, error in outcome.failed:
+            log.warning("outbox event %s failed to publish: %s", position, error)
+        if parked:
+            self.stats.parked_total += len(parked)
+            self._next_stats = 0.0
+            log.error(
+                "outbox events %s parked after %d attempts; later events of their accounts wait",
+                parked,
+                settings.relay_max_attempts,
+            )
+        if outcome.kafka_error is not None:
+            return self._kafka_trouble(outcome.kafka_error)
+        if not self.stats.kafka_available:
+            log.info("Kafka is reachable again")
+        self.stats.kafka_available, self._backoff = True, 0.0
+        return 0 if len(events) == settings.relay_batch_size else None
+
+    def _kafka_trouble(self, error: str) -> float:
+        self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF)
+        self.stats.kafka_available = False
+        self.stats.kafka_errors_total += 1
+        log.warning("Kafka unavailable (%s); events wait, retrying in %.1f s", error, self._backoff)
+        return self._backoff
+
+    async def _housekeeping(self, store: OutboxStore) -> None:
+        now = time.monotonic()
+        if now >= self._next_stats:
+            self._next_stats = now + self._stats_interval
+            backlog = await store.backlog()
+            self.stats.backlog = backlog.pending
+            self.stats.oldest_pending_age = backlog.oldest_pending_age
+            self.stats.parked = backlog.parked
+        if now >= self._next_cleanup:
+            self._next_cleanup = now + self._cleanup_interval
+            if deleted := await store.delete_published(self._settings.outbox_retention_seconds):
+                log.info("deleted %d published outbox events", deleted)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(
+                waiters, timeout=self._settings.relay_poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep, unless `stop` is set first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def run_relay(settings: Settings, stop: asyncio.Event, stats: RelayStats | None = None) -> None:
+    """Run a relay until `stop` is set (for the `relay` command and for `dev`)."""
+    await Relay(settings, stats).run(stop)

@@ -1,0 +1,63 @@
+-- name: try_lock
+SELECT pg_try_advisory_lock($1);
+
+-- name: pending
+-- The next rows to publish, oldest first. A pending flag, not a high-water mark: a row whose
+-- transaction took a lower position but committed later is simply found on a later pass.
+-- Per-account order holds because writers lock the account row before inserting the event, so an
+-- account's positions increase in commit order. No `txid < pg_snapshot_xmin(pg_current_snapshot())`
+-- filter: it would only order events of different accounts, which nobody relies on, while any long
+-- transaction anywhere on the server would stall every account's events.
+-- An account's events after a parked one are held back, so they keep their order.
+SELECT position, event_id, event_type, account_id, organization_id, client_id, account_version,
+       payload::text AS payload, created_at, attempts
+FROM outbox AS o
+WHERE o.published_at IS NULL
+  AND o.parked_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox AS p
+      WHERE p.account_id = o.account_id AND p.position < o.position
+        AND p.parked_at IS NOT NULL AND p.published_at IS NULL
+  )
+ORDER BY o.position
+LIMIT $1;
+
+-- name: mark_published
+UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[]);
+
+-- name: record_failures
+UPDATE outbox AS o
+SET attempts = o.attempts + 1,
+    last_error = f.error,
+    parked_at = CASE WHEN o.attempts + 1 >= $3 THEN now() END
+FROM unnest($1::bigint[], $2::text[]) AS f (position, error)
+WHERE o.position = f.position
+RETURNING o.position, o.parked_at IS NOT NULL AS parked;
+
+-- name: delete_published
+-- In slices, so a large clean-up never holds many row locks or one long transaction.
+DELETE FROM outbox
+WHERE position IN (
+    SELECT position FROM outbox
+    WHERE published_at < now() - make_interval(secs => $1)
+    ORDER BY published_at
+    LIMIT $2
+);
+
+-- name: backlog
+SELECT count(*) FILTER (WHERE parked_at IS NULL) AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)), 0)::float8
+           AS oldest_pending_age,
+       count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+FROM outbox
+WHERE published_at IS NULL;
+
+-- name: retry_parked
+UPDATE outbox SET parked_at = NULL, attempts = 0
+WHERE parked_at IS NOT NULL AND published_at IS NULL;
+
+-- name: discard_parked
+-- Kept as parked *and* published: the account's later events flow, the row records what was dropped,
+-- and the retention clean-up removes it like any published row.
+UPDATE outbox SET published_at = now()
+WHERE parked_at IS NOT NULL AND published_at IS NULL;

@@ -1,0 +1,43 @@
+"""The value of an account event: the account's plain-JSON read shape, as consumers decode it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """An account as the REST API shows it in plain JSON, never with credentials.
+
+    New fields are added with defaults and unknown ones are ignored, so producers and consumers of
+    different versions keep understanding each other.
+    """
+
+    id: str
+    name: str
+    provider: str
+    type: str
+    integration: str
+    client: str
+    status: str
+    version: int
+    created_at: str
+    headline: str | None = None
+    avatar: str | None = None
+    external_id: str | None = None
+    status_reason: str | None = None
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    updated_at: str | None = None
+
+
+class AccountChange(AccountSnapshot, frozen=True, kw_only=True, rename="camel"):
+    """The value on the history topic: the snapshot, plus the changed field names of an update."""
+
+    changes: list[str] = msgspec.field(default_factory=list)
+
+
+def snapshot_fields() -> list[str]:
+    """The JSON names of a snapshot's fields."""
+    return list(AccountSnapshot.__struct_encode_fields__)

@@ -1,0 +1,275 @@
+"""Helpers for the event tests: account changes written as the accounts API writes them, Kafka reads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from service.events.outbox import record_event
+from service.events.relay import Relay
+from service.settings import Settings
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+def event_settings(settings: Settings, **overrides: Any) -> Settings:
+    """The test's settings with topics of its own and a relay that reacts quickly."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    values: dict[str, Any] = {
+        "kafka_events_topic": f"{prefix}.accounts.events",
+        "kafka_state_topic": f"{prefix}.accounts.state",
+        "kafka_topic_partitions": 3,
+        "relay_poll_interval": 0.2,
+        "kafka_publish_timeout": 5.0,
+    }
+    return msgspec.structs.replace(settings, **(values | overrides))
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    """A connection that maps jsonb to Python values, like the service's pool."""
+    connection = await asyncpg.connect(database_url)
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name,
+            schema="pg_catalog",
+            encoder=lambda value: msgspec.json.encode(value).decode(),
+            decoder=msgspec.json.decode,
+            format="text",
+        )
+    return connection
+
+
+@dataclass(frozen=True)
+class Tenant:
+    organization_id: uuid.UUID
+    client_id: uuid.UUID
+
+
+async def insert_tenant(connection: asyncpg.Connection) -> Tenant:
+    tenant = Tenant(uuid.uuid4(), uuid.uuid4())
+    await connection.execute(
+        "INSERT INTO organizations (id, name) VALUES ($1, 'Dunder Mifflin')", tenant.organization_id
+    )
+    await connection.execute(
+        "INSERT INTO clients (id, organization_id, name) VALUES ($1, $2, 'Scranton')",
+        tenant.client_id,
+        tenant.organization_id,
+    )
+    return tenant
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain-JSON read shape of an account row (SPEC "Account (read shape)" without @ keys)."""
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "headline": row["headline"],
+        "avatar": row["avatar"],
+        "provider": row["provider"],
+        "type": row["type"],
+        "integration": f"/api/integrations/{row['integration']}",
+        "externalId": row["external_id"],
+        "client": f"/api/clients/{row['client_id']}",
+        "status": row["status"],
+        "statusReason": row["status_reason"],
+        "settings": row["settings"],
+        "metadata": row["metadata"],
+        "version": row["version"],
+        "createdAt": _timestamp(row["created_at"]),
+        "updatedAt": _timestamp(row["updated_at"]),
+    }
+
+
+_COLUMNS = {"name": "name", "status": "status", "metadata": "metadata", "headline": "headline"}
+
+
+async def create_account(
+    connection: asyncpg.Connection, tenant: Tenant, *, metadata: dict[str, Any] | None = None
+) -> uuid.UUID:
+    """Insert an account and its `account.connected` event in one transaction."""
+    account_id = uuid.uuid4()
+    async with connection.transaction():
+        row = await connection.fetchrow(
+            """
+            INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name,
+                                  headline, external_id, settings, metadata, credentials)
+            VALUES ($1, $2, $3, 'whatsapp', 'whatsapp', 'whatsapp', 'Michael Scott',
+                    'Regional Manager', $4, '{"receive": true, "send": true}', $5, '\\x00')
+            RETURNING *
+            """,
+            account_id,
+            tenant.organization_id,
+            tenant.client_id,
+            f"+1555{account_id.int % 10**7:07d}",
+            metadata or {},
+        )
+        await _record(connection, "account.connected", row)
+    return account_id
+
+
+async def update_account(connection: asyncpg.Connection, account_id: uuid.UUID, **changes: Any) -> int:
+    """Change fields (and bump the version) with an `account.updated` event; return the new version."""
+    async with connection.transaction():
+        row = await _update(connection, account_id, changes)
+        await _record(connection, "account.updated", row, changes=list(changes))
+    return int(row["version"])
+
+
+async def remove_account(connection: asyncpg.Connection, account_id: uuid.UUID) -> int:
+    """Delete an account (kept as a tombstone row) with an `account.removed` event."""
+    async with connection.transaction():
+        row = await connection.fetchrow(
+            """
+            UPDATE accounts SET deleted_at = now(), credentials = NULL, version = version + 1,
+                                updated_at = now()
+            WHERE id = $1 RETURNING *
+            """,
+            account_id,
+        )
+        await _record(connection, "account.removed", row)
+    return int(row["version"])
+
+
+async def _update(connection: asyncpg.Connection, account_id: uuid.UUID, changes: dict[str, Any]) -> Any:
+    # Locks the account row first, as the accounts API does, so its events commit in version order.
+    row = await connection.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    values = {column: changes.get(field, row[column]) for field, column in _COLUMNS.items()}
+    return await connection.fetchrow(
+        """
+        UPDATE accounts SET name = $2, status = $3, metadata = $4, headline = $5,
+                            version = version + 1, updated_at = now()
+        WHERE id = $1 RETURNING *
+        """,
+        account_id,
+        values["name"],
+        values["status"],
+        values["metadata"],
+        values["headline"],
+    )
+
+
+async def _record(
+    connection: asyncpg.Connection, event_type: Any, row: Mapping[str, Any], changes: Sequence[str] = ()
+) -> None:
+    await record_event(
+        connection,
+        event_type=event_type,
+        snapshot=snapshot(row),
+        organization_id=row["organization_id"],
+        client_id=row["client_id"],
+        account_id=row["id"],
+        account_version=row["version"],
+        changes=changes,
+    )
+
+
+class RunningRelay:
+    """A relay running as a task of this event loop."""
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        self.relay = Relay(settings, **options)
+        self.stats = self.relay.stats
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.relay.run(self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.wait_for(self._task, 30)
+
+
+@asynccontextmanager
+async def running_relay(settings: Settings, **options: Any) -> AsyncIterator[RunningRelay]:
+    """A relay running in this event loop until the block ends."""
+    running = RunningRelay(settings, **options)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def cli(*args: str, env: Mapping[str, str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start `accounts-service ARGS` with only the service variables given (plus PATH and HOME)."""
+    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "JAVA_HOME"}}
+    return subprocess.Popen([sys.executable, "-m", "service", *args], env=base | dict(env), **popen)
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a subprocess these settings (the ones the event tests change)."""
+    names = [
+        "database_url", "kafka_bootstrap_servers", "kafka_events_topic", "kafka_state_topic",
+        "kafka_topic_partitions", "relay_poll_interval", "kafka_publish_timeout", "relay_batch_size",
+        "log_level",
+    ]  # fmt: skip
+    return {name.upper(): str(getattr(settings, name)) for name in names}
+
+
+async def read_topic(
+    bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float = 60.0
+) -> list[Record]:
+    """Read the topic from the beginning until `until(records so far)` holds; fail at the deadline."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not until(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: gave up after {timeout} s with {len(records)} records")
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def count_at_least(n: int) -> Callable[[list[Record]], bool]:
+    return lambda records: len(records) >= n
+
+
+async def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll an (async) condition until it is truthy; return its value or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def headers_of(record: Record) -> dict[str, str]:
+    return {name: value.decode() for name, value in record.headers}
+
+
+def versions_by_account(records: Sequence[Record]) -> dict[str, list[int]]:
+    """The account versions in the order each account's records appear (one partition per account)."""
+    versions: dict[str, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        versions.setdefault(record.key.decode(), []).append(int(headers_of(record)["ce_accountversion"]))
+    return versions

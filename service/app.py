@@ -9,8 +9,10 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
+from service.accounts.wiring import accounts_router
 from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
 from service.auth.guards import provide_principal
@@ -73,6 +75,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             health.readyz,
             *operations.route_handlers,
             *auth_routes.route_handlers,
+            accounts_router(settings),
             ClientController,
         ],
         dependencies={
@@ -96,6 +99,16 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             version=__version__,
             description="Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client.",
             path="/api/docs",
+            components=Components(
+                security_schemes={
+                    "JWT": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="JWT token authentication (login via /authentication/login_check)",
+                    )
+                }
+            ),
             render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
         ),
         debug=False,

@@ -31,6 +31,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.accounts.wiring import load_cipher
     from service.auth.keys import load_signing_keys
     from service.logs import logging_config
     from service.observability.tracing import require_tracing_extra
@@ -38,6 +39,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     settings = load_settings()
     # Fail here with one clear line, not inside every worker process uvicorn starts.
     load_signing_keys(settings)
+    load_cipher(settings)
     require_tracing_extra(settings)
     uvicorn.run(
         "service.app:create_app_from_environment",

@@ -28,6 +28,8 @@ def run_dev(say: Say) -> int:
             os.environ["KAFKA_BOOTSTRAP_SERVERS"] = _start_kafka(data_dir, started, say)
         if not os.environ.get("JWT_PRIVATE_KEY") and not os.environ.get("JWT_SECRET"):
             os.environ["JWT_PRIVATE_KEY"] = str(_dev_signing_key(data_dir, say))
+        if not os.environ.get("CREDENTIALS_KEYS"):
+            os.environ["CREDENTIALS_KEYS"] = _dev_credentials_keys(data_dir, say)
         settings = load_settings()
         configure_logging(settings.log_level)
         asyncio.run(migrate(settings.database_url, report=say))
@@ -45,6 +47,20 @@ def _dev_signing_key(data_dir: Path, say: Say) -> Path:
     if not path.exists():
         say(f"generating a token signing key in {path} (for local use only)")
     return ensure_private_key_file(path)
+
+
+def _dev_credentials_keys(data_dir: Path, say: Say) -> str:
+    """A credential key kept with the dev data, so stored credentials stay readable across restarts."""
+    from service.crypto import new_key_ring_entry
+
+    path = data_dir / "credentials-keys"
+    if not path.exists():
+        say(f"generating a credential encryption key in {path} (for local use only)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(new_key_ring_entry("dev1"))
+    return path.read_text().strip()
 
 
 def _start_postgres(data_dir: Path, started: ExitStack, say: Say) -> str:

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 
 import msgspec
 
+from service.crypto import KeyRingError, parse_key_ring
+from service.integrations.catalog import SLUGS, parse_available
+
 
 class SettingsError(Exception):
     """A configuration value is missing or invalid; the message names the variable."""
@@ -63,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     login_max_failures: int = 5
     login_failure_window: int = 900
     login_max_failures_per_address: int = 50
+    # Account credentials: `kid:base64key[,kid:base64key…]`, 32-byte AES keys; the first one seals.
+    credentials_keys: str = ""
+    # Integrations that accept new accounts (comma-separated slugs); the others are listed as unavailable.
+    integrations_available: str = "whatsapp"
 
     def __post_init__(self) -> None:
         self._check_events()
@@ -95,6 +102,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         _require(self.shutdown_drain_seconds >= 0, "SHUTDOWN_DRAIN_SECONDS", "must not be negative")
         _require(self.shutdown_timeout > 0, "SHUTDOWN_TIMEOUT", "must be positive")
         self._check_identity()
+        self._check_accounts()
 
     def _check_identity(self) -> None:
         _require(
@@ -135,6 +143,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             "must be at least 1",
         )
         _require(self.login_failure_window >= 1, "LOGIN_FAILURE_WINDOW", "must be at least 1 second")
+
+    def _check_accounts(self) -> None:
+        if self.credentials_keys.strip():
+            try:
+                parse_key_ring(self.credentials_keys)
+            except KeyRingError as exc:
+                raise SettingsError(f"CREDENTIALS_KEYS {exc}") from None
+        unknown = sorted(parse_available(self.integrations_available) - set(SLUGS))
+        _require(
+            not unknown,
+            "INTEGRATIONS_AVAILABLE",
+            f"names unknown integrations ({', '.join(unknown)}); known: {', '.join(SLUGS)}",
+        )
 
     def _check_events(self) -> None:
         for variable, topic in [

@@ -17,6 +17,7 @@ from service.auth.keys import generate_private_key_pem
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.tokens import TokenService
+from service.crypto import new_key_ring_entry
 from service.db.migrate import migrate
 from service.settings import Settings, load_settings
 from tests.identity import PASSWORD, Tenants, insert_tenant
@@ -115,6 +116,10 @@ def jwt_private_key() -> str:
     return generate_private_key_pem()
 
 
+# The suite's credential key ring: an active key and an older one still able to open credentials.
+CREDENTIALS_KEYS = f"{new_key_ring_entry('test2')},{new_key_ring_entry('test1')}"
+
+
 # Cheap Argon2 for speed; production keeps the strong defaults (see test_tokens_passwords).
 TEST_IDENTITY_ENV = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
 
@@ -127,6 +132,7 @@ def settings(database_url: str, kafka_bootstrap: str, jwt_private_key: str) -> S
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "DB_POOL_MIN_SIZE": "1",
             "JWT_PRIVATE_KEY": jwt_private_key,
+            "CREDENTIALS_KEYS": CREDENTIALS_KEYS,
             **TEST_IDENTITY_ENV,
         }
     )

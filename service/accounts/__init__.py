@@ -1,0 +1,1 @@
+"""Connected accounts: request and response shapes, rules, SQL, use cases and routes."""

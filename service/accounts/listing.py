@@ -1,0 +1,185 @@
+"""The collection's query string: filters, one ordering, and page-number or cursor (keyset) pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from service.errors import BadRequest
+from service.integrations.catalog import slug_of
+from service.web.pagination import PageRequest, parse_page
+
+Query = Mapping[str, Sequence[str]]
+OrderField = Literal["createdAt", "name"]
+
+CLIENT_IRI_PREFIX = "/api/clients/"
+# The filters of API Platform's `search` template: (query variable, property).
+SEARCH_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("integration", "integration"),
+    ("integration[]", "integration"),
+    ("provider", "provider"),
+    ("provider[]", "provider"),
+    ("status", "status"),
+    ("status[]", "status"),
+    ("client", "client"),
+    ("client[]", "client"),
+    ("name", "name"),
+    ("order[createdAt]", "createdAt"),
+    ("order[name]", "name"),
+)
+_ORDER_KEYS: dict[str, OrderField] = {"order[createdAt]": "createdAt", "order[name]": "name"}
+_LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+_CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    field: OrderField = "createdAt"
+    descending: bool = False
+
+    @property
+    def query_name(self) -> str:
+        """The named SQL query walking this ordering's index."""
+        column = "created" if self.field == "createdAt" else "name"
+        return f"list_{column}_{'desc' if self.descending else 'asc'}"
+
+
+class Cursor(msgspec.Struct, array_like=True, frozen=True):
+    """Where a cursor page starts: after the row with this keyset, in this ordering."""
+
+    version: int
+    field: OrderField
+    descending: bool
+    created_at: datetime | None
+    name: str | None
+    id: UUID
+
+    def keyset(self) -> tuple[datetime | str | None, UUID]:
+        return (self.created_at if self.field == "createdAt" else self.name), self.id
+
+
+_encode_cursor = msgspec.msgpack.Encoder().encode
+_decode_cursor = msgspec.msgpack.Decoder(Cursor).decode
+
+
+def encode_cursor(ordering: Ordering, row: Mapping[str, Any]) -> str:
+    """An opaque token for "the page after `row`"; it carries the ordering it belongs to."""
+    by_name = ordering.field == "name"
+    cursor = Cursor(
+        _CURSOR_VERSION,
+        ordering.field,
+        ordering.descending,
+        None if by_name else row["created_at"],
+        row["name"] if by_name else None,
+        row["id"],
+    )
+    return base64.urlsafe_b64encode(_encode_cursor(cursor)).rstrip(b"=").decode()
+
+
+def decode_cursor(token: str, ordering: Ordering) -> Cursor | None:
+    """None for the empty cursor (the first page); 400 for anything not made by `encode_cursor`."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        cursor = _decode_cursor(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BadRequest("The cursor is invalid.") from None
+    key, _ = cursor.keyset()
+    if cursor.version != _CURSOR_VERSION or key is None:
+        raise BadRequest("The cursor is invalid.")
+    if (cursor.field, cursor.descending) != (ordering.field, ordering.descending):
+        raise BadRequest("The cursor belongs to another order; start again with an empty cursor.")
+    return cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A parsed collection request; None filters do not filter."""
+
+    clients: list[UUID] | None
+    integrations: list[str] | None
+    providers: list[str] | None
+    statuses: list[str] | None
+    name_pattern: str | None
+    ordering: Ordering
+    page: PageRequest
+    cursor_mode: bool
+    after: Cursor | None
+
+
+def parse_listing(query: Query) -> Listing:
+    """Read filters, ordering and pagination; malformed values are 400, unknown parameters ignored."""
+    for values in query.values():
+        if any("\x00" in value for value in values):
+            raise BadRequest("Query parameters must not contain NUL characters.")
+    ordering = _ordering(query)
+    cursor_values = query.get("cursor")
+    cursor_mode = cursor_values is not None
+    if cursor_mode and "page" in query:
+        raise BadRequest('Query parameters "page" and "cursor" cannot be combined.')
+    if cursor_values is not None and len(cursor_values) > 1:
+        raise BadRequest('Query parameter "cursor" must be given once.')
+    return Listing(
+        clients=_clients(query),
+        integrations=_repeated(query, "integration", slug_of),
+        providers=_repeated(query, "provider"),
+        statuses=_repeated(query, "status"),
+        name_pattern=_name_pattern(query),
+        ordering=ordering,
+        page=parse_page(query),
+        cursor_mode=cursor_mode,
+        after=decode_cursor(cursor_values[0], ordering) if cursor_values else None,
+    )
+
+
+def _repeated(query: Query, name: str, convert: Callable[[str], str] | None = None) -> list[str] | None:
+    """`name=a&name=b` and `name[]=a&name[]=b` alike; absent or all-empty means no filter."""
+    values = [value for key in (name, f"{name}[]") for value in query.get(key, ()) if value != ""]
+    if not values:
+        return None
+    return [convert(value) for value in values] if convert else values
+
+
+def _clients(query: Query) -> list[UUID] | None:
+    values = _repeated(query, "client")
+    if values is None:
+        return None
+    ids: list[UUID] = []
+    for value in values:
+        text = value[len(CLIENT_IRI_PREFIX) :] if value.startswith(CLIENT_IRI_PREFIX) else value
+        try:
+            ids.append(UUID(text))
+        except ValueError:
+            continue  # names no client: matches nothing, as an unknown IRI does in API Platform
+    return ids
+
+
+def _name_pattern(query: Query) -> str | None:
+    values = query.get("name", ())
+    if len(values) > 1:
+        raise BadRequest('Query parameter "name" must be given once.')
+    if not values or values[0] == "":
+        return None
+    return f"%{values[0].translate(_LIKE_ESCAPES)}%"
+
+
+def _ordering(query: Query) -> Ordering:
+    chosen: list[Ordering] = []
+    for key, field in _ORDER_KEYS.items():
+        values = query.get(key)
+        if values is None:
+            continue
+        if len(values) != 1 or values[0].lower() not in ("asc", "desc"):
+            raise BadRequest(f'Query parameter "{key}" must be "asc" or "desc".')
+        chosen.append(Ordering(field, values[0].lower() == "desc"))
+    if len(chosen) > 1:
+        raise BadRequest("Only one order[...] parameter may be given.")
+    return chosen[0] if chosen else Ordering()

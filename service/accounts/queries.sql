@@ -1,0 +1,170 @@
+-- Every query on accounts is scoped here, in SQL: $2 organization (NULL only for platform workers)
+-- and $3 client (set for customer tokens). Deleted accounts (tombstones) are never visible.
+
+-- name: get_account
+SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
+       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
+       a.created_at, a.updated_at
+FROM accounts a
+WHERE a.id = $1
+  AND a.deleted_at IS NULL
+  AND ($2::uuid IS NULL OR a.organization_id = $2)
+  AND ($3::uuid IS NULL OR a.client_id = $3);
+
+-- name: lock_account
+SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
+       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
+       a.created_at, a.updated_at
+FROM accounts a
+WHERE a.id = $1
+  AND a.deleted_at IS NULL
+  AND ($2::uuid IS NULL OR a.organization_id = $2)
+  AND ($3::uuid IS NULL OR a.client_id = $3)
+FOR UPDATE;
+
+-- name: get_credentials
+SELECT a.credentials, a.credentials_key_id
+FROM accounts a
+WHERE a.id = $1
+  AND a.deleted_at IS NULL
+  AND ($2::uuid IS NULL OR a.organization_id = $2);
+
+-- name: client_in_organization
+SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 AND organization_id = $2);
+
+-- name: insert_account
+INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name, headline, avatar,
+                      external_id, status, settings, metadata, credentials, credentials_key_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
+          status, status_reason, settings, metadata, version, created_at, updated_at;
+
+-- name: update_account
+-- Guarded by the version read under FOR UPDATE: a stale writer changes nothing.
+UPDATE accounts
+SET name = $3, headline = $4, avatar = $5, external_id = $6, settings = $7, metadata = $8,
+    credentials = COALESCE($9, credentials), credentials_key_id = COALESCE($10, credentials_key_id),
+    status = $11, status_reason = $12, version = version + 1, updated_at = now()
+WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
+          status, status_reason, settings, metadata, version, created_at, updated_at;
+
+-- name: delete_account
+-- The row stays as a tombstone for audit; its credentials are destroyed in the same statement.
+UPDATE accounts
+SET deleted_at = now(), credentials = NULL, credentials_key_id = NULL, version = version + 1,
+    updated_at = now()
+WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
+          status, status_reason, settings, metadata, version, created_at, updated_at;
+
+-- The collection, one query per ordering so each walks its own index in order. Parameters:
+-- $1 organization, $2 customer's client, $3 client filter (uuid[]), $4 integrations, $5 providers,
+-- $6 statuses (text[]), $7 ILIKE pattern on name, $8/$9 keyset after which to start (NULL: from the
+-- beginning), $10 offset (0 in cursor mode), $11 limit. A NULL filter does not filter.
+
+-- name: list_created_asc
+SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
+       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
+       a.created_at, a.updated_at
+FROM accounts a
+WHERE a.deleted_at IS NULL
+  AND ($1::uuid IS NULL OR a.organization_id = $1)
+  AND ($2::uuid IS NULL OR a.client_id = $2)
+  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
+  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
+  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
+  AND ($6::text[] IS NULL OR a.status = ANY ($6))
+  AND ($7::text IS NULL OR a.name ILIKE $7)
+  AND ($8::timestamptz IS NULL OR (a.created_at, a.id) > ($8, $9::uuid))
+ORDER BY a.created_at, a.id
+OFFSET $10 LIMIT $11;
+
+-- name: list_created_desc
+SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
+       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
+       a.created_at, a.updated_at
+FROM accounts a
+WHERE a.deleted_at IS NULL
+  AND ($1::uuid IS NULL OR a.organization_id = $1)
+  AND ($2::uuid IS NULL OR a.client_id = $2)
+  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
+  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
+  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
+  AND ($6::text[] IS NULL OR a.status = ANY ($6))
+  AND ($7::text IS NULL OR a.name ILIKE $7)
+  AND ($8::timestamptz IS NULL OR (a.created_at, a.id) < ($8, $9::uuid))
+ORDER BY a.created_at DESC, a.id DESC
+OFFSET $10 LIMIT $11;
+
+-- name: list_name_asc
+SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
+       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
+       a.created_at, a.updated_at
+FROM accounts a
+WHERE a.deleted_at IS NULL
+  AND ($1::uuid IS NULL OR a.organization_id = $1)
+  AND ($2::uuid IS NULL OR a.client_id = $2)
+  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
+  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
+  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
+  AND ($6::text[] IS NULL OR a.status = ANY ($6))
+  AND ($7::text IS NULL OR a.name ILIKE $7)
+  AND ($8::text IS NULL OR (a.name, a.id) > ($8, $9::uuid))
+ORDER BY a.name, a.id
+OFFSET $10 LIMIT $11;
+
+-- name: list_name_desc
+SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
+       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
+       a.created_at, a.updated_at
+FROM accounts a
+WHERE a.deleted_at IS NULL
+  AND ($1::uuid IS NULL OR a.organization_id = $1)
+  AND ($2::uuid IS NULL OR a.client_id = $2)
+  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
+  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
+  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
+  AND ($6::text[] IS NULL OR a.status = ANY ($6))
+  AND ($7::text IS NULL OR a.name ILIKE $7)
+  AND ($8::text IS NULL OR (a.name, a.id) < ($8, $9::uuid))
+ORDER BY a.name DESC, a.id DESC
+OFFSET $10 LIMIT $11;
+
+-- name: count_accounts
+SELECT count(*)
+FROM accounts a
+WHERE a.deleted_at IS NULL
+  AND ($1::uuid IS NULL OR a.organization_id = $1)
+  AND ($2::uuid IS NULL OR a.client_id = $2)
+  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
+  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
+  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
+  AND ($6::text[] IS NULL OR a.status = ANY ($6))
+  AND ($7::text IS NULL OR a.name ILIKE $7);
+
+-- Idempotency keys of POST /api/accounts, per organization.
+
+-- name: try_lock_idempotency_key
+-- Held until the creating transaction ends, so a concurrent duplicate is told 409 instead of waiting.
+SELECT pg_try_advisory_xact_lock($1::int, $2::int);
+
+-- name: find_idempotency_key
+SELECT request_hash, response_status, account_id, snapshot
+FROM idempotency_keys
+WHERE organization_id = $1 AND key = $2 AND expires_at > now();
+
+-- name: save_idempotency_key
+INSERT INTO idempotency_keys (organization_id, key, request_hash, account_id, response_status, snapshot,
+                              expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+ON CONFLICT (organization_id, key) DO UPDATE
+SET request_hash = EXCLUDED.request_hash, account_id = EXCLUDED.account_id,
+    response_status = EXCLUDED.response_status, snapshot = EXCLUDED.snapshot,
+    created_at = now(), expires_at = EXCLUDED.expires_at
+WHERE idempotency_keys.expires_at <= now();
+
+-- name: purge_idempotency_keys
+DELETE FROM idempotency_keys
+WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT 100
+                        FOR UPDATE SKIP LOCKED));

@@ -1,0 +1,72 @@
+"""The account read shape, built straight from a database row (plain JSON; JSON-LD wraps it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from service.integrations.catalog import IRI_PREFIX as INTEGRATION_IRI_PREFIX
+
+RESOURCE = "Account"
+COLLECTION_IRI = "/api/accounts"
+IRI_PREFIX = "/api/accounts/"
+CLIENT_IRI_PREFIX = "/api/clients/"
+
+# API field name → column, in the order changes are listed in events.
+CHANGEABLE = {
+    "name": "name",
+    "headline": "headline",
+    "avatar": "avatar",
+    "externalId": "external_id",
+    "settings": "settings",
+    "metadata": "metadata",
+    "credentials": "credentials",
+    "status": "status",
+    "statusReason": "status_reason",
+}
+
+
+def iri(account_id: UUID | str) -> str:
+    return f"{IRI_PREFIX}{account_id}"
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a numeric offset and whole seconds, as API Platform writes dates."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain-JSON read shape: what responses show and what events carry. Never credentials."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "headline": row["headline"],
+        "avatar": row["avatar"],
+        "provider": row["provider"],
+        "type": row["type"],
+        "integration": INTEGRATION_IRI_PREFIX + row["integration"],
+        "externalId": row["external_id"],
+        "client": f"{CLIENT_IRI_PREFIX}{row['client_id']}",
+        "status": row["status"],
+        "statusReason": row["status_reason"],
+        "settings": row["settings"],
+        "metadata": row["metadata"],
+        "version": row["version"],
+        "createdAt": timestamp(row["created_at"]),
+        "updatedAt": timestamp(row["updated_at"]),
+    }
+
+
+def snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The read shape with the id as text, ready to be stored as JSON (outbox, idempotency replay)."""
+    document = fields(row)
+    document["id"] = str(document["id"])
+    return document

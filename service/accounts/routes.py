@@ -1,0 +1,295 @@
+"""`/api/accounts`: the HTTP face of the account use cases, in API Platform's shapes and status codes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.enums import ParamType
+from litestar.openapi.spec import OpenAPIType, Parameter, Schema
+from litestar.params import Body, HeaderParameter, PathParameter
+from msgspec import UNSET
+
+from service.accounts import idempotency
+from service.accounts.listing import SEARCH_VARIABLES, parse_listing
+from service.accounts.representation import COLLECTION_IRI, RESOURCE, etag, fields, iri
+from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch, StatusReport
+from service.accounts.usecases import NOT_FOUND, Accounts
+from service.auth.guards import requires
+from service.auth.principal import Principal, Role
+from service.db.pool import Database
+from service.errors import BadRequest, NotFound
+from service.web import hydra
+from service.web.bodies import MERGE_PATCH
+from service.web.formats import Format, negotiate
+from service.web.openapi import (
+    SECURITY,
+    JsonBody,
+    MergePatchBody,
+    error_responses,
+    linked_data_operation,
+    success,
+)
+from service.web.pagination import cursor_view, page_view
+
+AnyRequest = Request[Any, Any, Any]
+READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
+WRITERS = requires(Role.OWNER, Role.CUSTOMER)
+PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
+WORKERS = requires(Role.WORKER)
+
+SEARCH = hydra.search_template(COLLECTION_IRI, SEARCH_VARIABLES)
+_ETAG = ResponseHeader(name="ETag", documentation_only=True, description='W/"<version>"')
+_WORKER_FIELDS = ("status", "status_reason")
+
+
+def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
+    return Parameter(
+        name=name, param_in=ParamType.QUERY, required=False, description=description, schema=schema
+    )
+
+
+_TEXT = Schema(type=OpenAPIType.STRING)
+_TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
+_ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
+_INTEGER = Schema(type=OpenAPIType.INTEGER, minimum=1)
+COLLECTION_PARAMETERS = (
+    _query_parameter("page", "The collection page number (default 1)", _INTEGER),
+    _query_parameter("itemsPerPage", "Items per page, 1 to 100 (default 30)", _INTEGER),
+    _query_parameter(
+        "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
+    ),
+    *(
+        _query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
+        for name, prop in SEARCH_VARIABLES
+        if name in ("integration[]", "provider[]", "status[]", "client[]")
+    ),
+    *(
+        _query_parameter(name, f"Filter on {prop}", _TEXT)
+        for name, prop in SEARCH_VARIABLES
+        if name in ("integration", "provider", "status", "client")
+    ),
+    _query_parameter("name", "Case-insensitive substring of the name", _TEXT),
+    _query_parameter("order[createdAt]", "Order by creation time", _ORDER),
+    _query_parameter("order[name]", "Order by name", _ORDER),
+)
+AccountId = Annotated[str, PathParameter(description="Account identifier")]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        required=False,
+        description='An ETag from a read (W/"3" or "3"), or *; a stale one is 412',
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Up to 255 printable ASCII characters, per organization: a retry within 24 hours "
+        "replays the first response; the same key with another body is 422, while the first runs 409",
+    ),
+]
+COLLECTION_OPERATION = linked_data_operation(RESOURCE, COLLECTION_PARAMETERS)
+CREATE_OPERATION = linked_data_operation(RESOURCE)
+CHANGE_OPERATION = linked_data_operation(RESOURCE)
+ITEM_OPERATION = linked_data_operation(RESOURCE)
+CREDENTIALS_OPERATION = linked_data_operation("AccountCredentials")
+
+
+def _account_id(text: str) -> uuid.UUID:
+    """Ids that are not UUIDs name no account: 404, as API Platform answers."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound(NOT_FOUND) from None
+
+
+def _item(fmt: Format, row: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    document = hydra.item(fmt, RESOURCE, iri(row["id"]), fields(row))
+    return hydra.respond(fmt, document, status, {"ETag": etag(row["version"]), **(headers or {})})
+
+
+def _status_report(patch: AccountPatch) -> StatusReport:
+    """A worker's PATCH: status and statusReason only; any other field is read-only for workers (400)."""
+    for name in AccountPatch.__struct_fields__:
+        if name not in _WORKER_FIELDS and getattr(patch, name) is not UNSET:
+            shown = AccountPatch.__struct_encode_fields__[AccountPatch.__struct_fields__.index(name)]
+            raise BadRequest(f'Extra attributes are not allowed ("{shown}" is unknown).')
+    return StatusReport(status=patch.status, status_reason=patch.status_reason)
+
+
+class AccountController(Controller):
+    path = COLLECTION_IRI
+    tags = ["Account"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    security = SECURITY
+
+    @get(
+        "/",
+        guards=[READERS],
+        summary="Retrieves the collection of Account resources.",
+        description="Returns all connected accounts across all integrations, filtered and paginated.",
+        operation_class=COLLECTION_OPERATION,
+        responses={
+            200: success(list[Account], "Account collection"),
+            **error_responses(400, 401, 403, 406),
+        },
+    )
+    async def collection(
+        self,
+        request: AnyRequest,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        accounts: NamedDependency[Accounts],
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        query = {key: request.query_params.getall(key) for key in request.query_params}
+        listing = parse_listing(query)
+        page = await accounts.collection(db, principal, listing)
+        members = [hydra.member(fmt, RESOURCE, iri(row["id"]), fields(row)) for row in page.rows]
+        if listing.cursor_mode:
+            view = cursor_view(COLLECTION_IRI, query, page.next_cursor)
+        else:
+            view = page_view(COLLECTION_IRI, query, listing.page, page.total or 0)
+        document = hydra.collection(
+            fmt, RESOURCE, COLLECTION_IRI, members, total=page.total, view=view, search=SEARCH
+        )
+        return hydra.respond(fmt, document)
+
+    @get(
+        "/{account_id:str}",
+        guards=[READERS],
+        summary="Retrieves a Account resource.",
+        description="Returns details of a specific connected account "
+        "(e.g., WhatsApp number or LinkedIn login).",
+        operation_class=ITEM_OPERATION,
+        response_headers=[_ETAG],
+        responses={
+            200: success(Account, "Account resource"),
+            **error_responses(401, 403, 404, 406),
+        },
+    )
+    async def show(
+        self,
+        request: AnyRequest,
+        account_id: AccountId,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        accounts: NamedDependency[Accounts],
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        return _item(fmt, await accounts.get(db, principal, _account_id(account_id)))
+
+    @post(
+        "/",
+        guards=[WRITERS],
+        dto=JsonBody[AccountCreate],
+        return_dto=None,
+        summary="Creates a Account resource.",
+        description="Connects a new account (e.g., WhatsApp, LinkedIn, etc.) to the inbox. The payload "
+        "includes authentication and setup details. New accounts start `connecting`.",
+        operation_class=CREATE_OPERATION,
+        response_headers=[_ETAG, ResponseHeader(name="Location", documentation_only=True)],
+        responses={
+            201: success(Account, "Account resource created"),
+            **error_responses(400, 401, 403, 406, 409, 415, 422),
+        },
+    )
+    async def create(
+        self,
+        request: AnyRequest,
+        data: Annotated[AccountCreate, Body()],
+        idempotency_key: IdempotencyKey,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        accounts: NamedDependency[Accounts],
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        key = idempotency.parse_key(idempotency_key)
+        created = await accounts.create(db, principal, data, key)
+        location = iri(created.account_id)
+        document = hydra.item(fmt, RESOURCE, location, created.document)
+        headers = {"Location": location, "ETag": etag(created.document["version"])}
+        return hydra.respond(fmt, document, created.status, headers)
+
+    @patch(
+        "/{account_id:str}",
+        guards=[PATCHERS],
+        dto=MergePatchBody[AccountPatch],
+        return_dto=None,
+        summary="Updates the Account resource.",
+        description="Updates configuration details for a connected account, such as access settings or "
+        "metadata (JSON merge patch: absent keeps a field, null removes an optional one; settings and "
+        "metadata are replaced whole). Workers may send only `status` and `statusReason`.",
+        operation_class=CHANGE_OPERATION,
+        response_headers=[_ETAG],
+        responses={
+            200: success(Account, "Account resource updated"),
+            **error_responses(
+                400, 401, 403, 404, 406, 409, 412, 415, 422,
+                notes={409: "A worker reported the status of a paused account"},
+            ),
+        },
+    )
+    async def update(
+        self,
+        request: AnyRequest,
+        account_id: AccountId,
+        data: Annotated[AccountPatch, Body(media_type=MERGE_PATCH[0])],
+        if_match: IfMatch,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        accounts: NamedDependency[Accounts],
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        change = _status_report(data) if principal.is_worker else data
+        row = await accounts.update(db, principal, _account_id(account_id), change, if_match)
+        return _item(fmt, row)
+
+    @delete(
+        "/{account_id:str}",
+        guards=[WRITERS],
+        summary="Removes the Account resource.",
+        description="Removes a connected account from the inbox system; its credentials are destroyed.",
+        operation_class=CHANGE_OPERATION,
+        responses=error_responses(401, 403, 404, 412),
+    )
+    async def remove(
+        self,
+        account_id: AccountId,
+        if_match: IfMatch,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        accounts: NamedDependency[Accounts],
+    ) -> None:
+        await accounts.delete(db, principal, _account_id(account_id), if_match)
+
+    @get(
+        "/{account_id:str}/credentials",
+        guards=[WORKERS],
+        summary="Retrieves the decrypted credentials of an Account (workers only).",
+        description="For inbox workers: the credentials the account was connected with.",
+        operation_class=CREDENTIALS_OPERATION,
+        responses={
+            200: success(AccountCredentials, "Account credentials"),
+            **error_responses(401, 403, 404, 406),
+        },
+    )
+    async def credentials(
+        self,
+        request: AnyRequest,
+        account_id: AccountId,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        accounts: NamedDependency[Accounts],
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        account = _account_id(account_id)
+        secrets = await accounts.credentials(db, principal, account)
+        location = f"{iri(account)}/credentials"
+        document = hydra.item(fmt, "AccountCredentials", location, {"credentials": secrets})
+        return hydra.respond(fmt, document, headers={"Cache-Control": "no-store"})

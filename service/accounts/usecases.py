@@ -1,0 +1,344 @@
+"""Account use cases: each change is one transaction writing the account row and its outbox event."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from service.accounts import changes, idempotency, preconditions
+from service.accounts import validation as rules
+from service.accounts.listing import Listing, encode_cursor
+from service.accounts.representation import snapshot
+from service.accounts.schema import AccountCreate, AccountPatch, StatusReport
+from service.auth.principal import Principal
+from service.crypto import CredentialCipher, Sealed
+from service.db.pool import Database
+from service.db.sql import load_queries
+from service.errors import BadRequest, ConstraintViolations, NotFound, PreconditionFailed, Violation
+from service.events.outbox import EventType, record_event
+from service.integrations.catalog import Catalog, Integration
+
+_SQL = load_queries("service.accounts", "queries.sql")
+_UNIQUE_EXTERNAL_ID = "accounts_external_id_key"
+_CLIENT_IRI = re.compile(r"^/api/clients/([0-9a-fA-F-]{36})$")
+_canonical = msgspec.json.Encoder(order="sorted").encode
+
+NOT_FOUND = "Not Found"
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The account a POST answers with (freshly created, or replayed for its Idempotency-Key)."""
+
+    status: int
+    account_id: uuid.UUID
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[asyncpg.Record]
+    total: int | None
+    next_cursor: str | None
+
+
+def _scope(principal: Principal) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """(organization, client) every query is limited to; None means the caller is not limited by it."""
+    return principal.organization_id, principal.client_id
+
+
+def _taken() -> ConstraintViolations:
+    return ConstraintViolations([Violation("externalId", rules.ALREADY_USED, rules.NOT_UNIQUE)])
+
+
+class Accounts:
+    """The accounts of every organization, as each caller may see and change them."""
+
+    def __init__(self, catalog: Catalog, cipher: CredentialCipher) -> None:
+        self.catalog = catalog
+        self.cipher = cipher
+
+    async def get(self, db: Database, principal: Principal, account_id: uuid.UUID) -> asyncpg.Record:
+        async with db.connection() as connection:
+            row = await connection.fetchrow(_SQL["get_account"], account_id, *_scope(principal))
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        return row
+
+    async def collection(self, db: Database, principal: Principal, listing: Listing) -> Page:
+        filters = (
+            *_scope(principal),
+            listing.clients,
+            listing.integrations,
+            listing.providers,
+            listing.statuses,
+            listing.name_pattern,
+        )
+        limit = listing.page.items_per_page
+        async with db.connection() as connection:
+            if listing.cursor_mode:
+                after = listing.after.keyset() if listing.after else (None, None)
+                rows = await connection.fetch(
+                    _SQL[listing.ordering.query_name], *filters, *after, 0, limit + 1
+                )
+                more = len(rows) > limit
+                rows = rows[:limit]
+                cursor = encode_cursor(listing.ordering, rows[-1]) if more else None
+                return Page(rows, None, cursor)
+            rows = await connection.fetch(
+                _SQL[listing.ordering.query_name], *filters, None, None, listing.page.offset, limit
+            )
+            total = await connection.fetchval(_SQL["count_accounts"], *filters)
+        return Page(rows, total, None)
+
+    async def credentials(self, db: Database, principal: Principal, account_id: uuid.UUID) -> dict[str, str]:
+        async with db.connection() as connection:
+            row = await connection.fetchrow(_SQL["get_credentials"], account_id, principal.organization_id)
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        if row["credentials"] is None:
+            return {}
+        return self.cipher.open(account_id, Sealed(row["credentials"], row["credentials_key_id"]))
+
+    async def create(
+        self, db: Database, principal: Principal, body: AccountCreate, idempotency_key: str | None
+    ) -> Created:
+        organization_id = principal.organization_id
+        if organization_id is None:
+            raise NotFound(NOT_FOUND)
+        _reject_nul(body)
+        requested_client = _client_id(body.client)
+        fingerprint = self._fingerprint(principal, body) if idempotency_key else b""
+        try:
+            async with db.transaction() as connection:
+                if idempotency_key:
+                    key = idempotency_key
+                    stored = await idempotency.claim(connection, organization_id, key, fingerprint)
+                    if stored is not None:
+                        return Created(stored.status, stored.account_id, stored.snapshot)
+                client_id = await self._client(connection, principal, requested_client, body.client)
+                integration = self._check_create(body, client_id)
+                assert client_id is not None and body.credentials is not None and body.name is not None
+                account_id = uuid.uuid4()
+                sealed = self.cipher.seal(account_id, body.credentials)
+                row = await connection.fetchrow(
+                    _SQL["insert_account"],
+                    account_id,
+                    organization_id,
+                    client_id,
+                    integration.slug,
+                    integration.provider,
+                    integration.type,
+                    body.name,
+                    body.headline,
+                    body.avatar,
+                    body.external_id,
+                    body.status or "connecting",
+                    body.settings or {},
+                    body.metadata or {},
+                    sealed.ciphertext,
+                    sealed.key_id,
+                )
+                document = snapshot(row)
+                await _record(connection, "account.connected", row, document)
+                if idempotency_key:
+                    await idempotency.remember(
+                        connection, organization_id, idempotency_key, fingerprint, 201, document
+                    )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == _UNIQUE_EXTERNAL_ID:
+                raise _taken() from None
+            raise
+        except asyncpg.ForeignKeyViolationError:
+            # The client was deleted while the account was being created.
+            raise BadRequest(f'Item not found for "{body.client or ""}".') from None
+        return Created(201, account_id, document)
+
+    async def update(
+        self,
+        db: Database,
+        principal: Principal,
+        account_id: uuid.UUID,
+        patch: AccountPatch | StatusReport,
+        if_match: str | None,
+    ) -> asyncpg.Record:
+        if isinstance(patch, AccountPatch):
+            changes.check_patch(patch)
+        try:
+            async with db.transaction() as connection:
+                row = await self._lock(connection, principal, account_id, if_match)
+                if isinstance(patch, StatusReport):
+                    change = changes.report(row, patch)
+                else:
+                    change = changes.merge(row, patch, self._integration_of(row))
+                changed = change.changed
+                if not changed:
+                    return row
+                sealed = self.cipher.seal(account_id, change.credentials) if change.credentials else None
+                values = change.values
+                updated = await connection.fetchrow(
+                    _SQL["update_account"],
+                    account_id,
+                    row["version"],
+                    values["name"],
+                    values["headline"],
+                    values["avatar"],
+                    values["external_id"],
+                    values["settings"],
+                    values["metadata"],
+                    sealed.ciphertext if sealed else None,
+                    sealed.key_id if sealed else None,
+                    values["status"],
+                    values["status_reason"],
+                )
+                if updated is None:
+                    raise PreconditionFailed(preconditions.STALE)
+                await _record(connection, "account.updated", updated, snapshot(updated), changed)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == _UNIQUE_EXTERNAL_ID:
+                raise _taken() from None
+            raise
+        return updated
+
+    async def delete(
+        self, db: Database, principal: Principal, account_id: uuid.UUID, if_match: str | None
+    ) -> None:
+        async with db.transaction() as connection:
+            row = await self._lock(connection, principal, account_id, if_match)
+            removed = await connection.fetchrow(_SQL["delete_account"], account_id, row["version"])
+            if removed is None:
+                raise PreconditionFailed(preconditions.STALE)
+            await _record(connection, "account.removed", removed, snapshot(removed))
+
+    async def _lock(
+        self,
+        connection: asyncpg.Connection,
+        principal: Principal,
+        account_id: uuid.UUID,
+        if_match: str | None,
+    ) -> asyncpg.Record:
+        row = await connection.fetchrow(_SQL["lock_account"], account_id, *_scope(principal))
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        preconditions.require(if_match, row["version"])
+        return row
+
+    def _integration_of(self, row: Row) -> Integration:
+        integration = self.catalog.get(row["integration"])
+        if integration is None:
+            raise RuntimeError(f"account {row['id']} has an unknown integration")
+        return integration
+
+    def _fingerprint(self, principal: Principal, body: AccountCreate) -> bytes:
+        scope = principal.client_id.bytes if principal.client_id else b""
+        return self.cipher.fingerprint(b"POST /api/accounts", scope, _canonical(body))
+
+    async def _client(
+        self,
+        connection: asyncpg.Connection,
+        principal: Principal,
+        requested: uuid.UUID | None,
+        iri: str | None,
+    ) -> uuid.UUID | None:
+        """The account's client: the customer's own, or one of the owner's organization (400 otherwise)."""
+        if requested is None:
+            return principal.client_id
+        if principal.client_id is not None:
+            visible = requested == principal.client_id
+        else:
+            query = _SQL["client_in_organization"]
+            visible = await connection.fetchval(query, requested, principal.organization_id)
+        if not visible:
+            raise BadRequest(f'Item not found for "{iri}".')
+        return requested
+
+    def _check_create(self, body: AccountCreate, client_id: uuid.UUID | None) -> Integration:
+        """Every violation of a new account at once (422), like Symfony's validator."""
+        if body.status is not None and body.status != "paused":
+            raise BadRequest('The "status" attribute is read-only: a new account may only start "paused".')
+        found: list[Violation] = []
+        rules.check_name(body.name, found)
+        rules.check_length("headline", body.headline, rules.MAX_HEADLINE, found)
+        rules.check_avatar(body.avatar, found)
+        integration = self._check_integration(body.integration, found)
+        if client_id is None:
+            found.append(Violation("client", rules.NULL, rules.NOT_NULL))
+        rules.check_external_id(body.external_id, found)
+        rules.check_json_object("settings", body.settings, found)
+        rules.check_json_object("metadata", body.metadata, found)
+        if integration is not None:
+            rules.check_credentials(integration, body.credentials, found)
+        elif body.credentials is None:
+            found.append(Violation("credentials", rules.NULL, rules.NOT_NULL))
+        if found or integration is None:
+            raise ConstraintViolations(found)
+        return integration
+
+    def _check_integration(self, reference: str | None, found: list[Violation]) -> Integration | None:
+        if reference is None:
+            found.append(Violation("integration", rules.NULL, rules.NOT_NULL))
+            return None
+        integration = self.catalog.resolve(reference)
+        if integration is None:
+            found.append(Violation("integration", rules.INVALID_CHOICE, rules.NO_SUCH_CHOICE))
+            return None
+        if not self.catalog.is_available(integration):
+            message = f'The integration "{integration.slug}" is not available.'
+            found.append(Violation("integration", message, rules.NO_SUCH_CHOICE))
+            return None
+        return integration
+
+
+def _client_id(iri: str | None) -> uuid.UUID | None:
+    """The client id of an IRI; a malformed IRI is a 400, as API Platform answers."""
+    if iri is None:
+        return None
+    if match := _CLIENT_IRI.match(iri):
+        try:
+            return uuid.UUID(match[1])
+        except ValueError:
+            pass
+    raise BadRequest(f'Invalid IRI "{iri}".')
+
+
+def _reject_nul(body: AccountCreate) -> None:
+    for name, value in (
+        ("name", body.name),
+        ("headline", body.headline),
+        ("avatar", body.avatar),
+        ("integration", body.integration),
+        ("client", body.client),
+        ("externalId", body.external_id),
+        ("settings", body.settings),
+        ("metadata", body.metadata),
+        ("credentials", body.credentials),
+        ("status", body.status),
+    ):
+        rules.reject_nul(name, value)
+
+
+async def _record(
+    connection: asyncpg.Connection,
+    event_type: EventType,
+    row: Row,
+    document: Mapping[str, Any],
+    changed: list[str] | None = None,
+) -> None:
+    await record_event(
+        connection,
+        event_type=event_type,
+        snapshot=document,
+        organization_id=row["organization_id"],
+        client_id=row["client_id"],
+        account_id=row["id"],
+        account_version=row["version"],
+        changes=changed or (),
+    )
+

@@ -1,0 +1,1 @@
+"""The catalog of messaging integrations an account can connect to."""

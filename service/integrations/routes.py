@@ -1,0 +1,89 @@
+"""`/api/integrations`: the catalog, readable by every authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
+
+from service.accounts.schema import Integration as IntegrationShape
+from service.auth.guards import requires
+from service.auth.principal import Role
+from service.errors import NotFound
+from service.integrations.catalog import IRI_PREFIX, Catalog, Integration
+from service.web import hydra
+from service.web.formats import negotiate
+from service.web.openapi import SECURITY, error_responses, linked_data_operation, success
+from service.web.pagination import page_view, parse_page
+
+RESOURCE = "Integration"
+COLLECTION_IRI = "/api/integrations"
+READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
+OPERATION = linked_data_operation(RESOURCE)
+
+
+def fields(catalog: Catalog, integration: Integration) -> dict[str, Any]:
+    return {
+        "id": integration.slug,
+        "name": integration.name,
+        "provider": integration.provider,
+        "type": integration.type,
+        "available": catalog.is_available(integration),
+        "credentialFields": [
+            {"name": field.name, "label": field.label, "secret": field.secret} for field in integration.fields
+        ],
+        "requiredCredentials": [list(option) for option in integration.required],
+    }
+
+
+class IntegrationController(Controller):
+    path = COLLECTION_IRI
+    tags = ["Integration"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    security = SECURITY
+    guards = [READERS]  # noqa: RUF012
+
+    @get(
+        "/",
+        summary="Retrieves the collection of Integration resources.",
+        description="Every integration, with whether it accepts new accounts and the credentials it needs.",
+        operation_class=OPERATION,
+        responses={
+            200: success(list[IntegrationShape], "Integration collection"),
+            **error_responses(400, 401, 403, 406),
+        },
+    )
+    async def collection(
+        self, request: Request[Any, Any, Any], catalog: NamedDependency[Catalog]
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        query = {key: request.query_params.getall(key) for key in request.query_params}
+        page = parse_page(query)
+        chosen = list(catalog)[page.offset : page.offset + page.items_per_page]
+        members = [hydra.member(fmt, RESOURCE, item.iri, fields(catalog, item)) for item in chosen]
+        view = page_view(COLLECTION_IRI, query, page, len(catalog))
+        document = hydra.collection(fmt, RESOURCE, COLLECTION_IRI, members, total=len(catalog), view=view)
+        return hydra.respond(fmt, document)
+
+    @get(
+        "/{slug:str}",
+        summary="Retrieves a Integration resource.",
+        description="One integration, by slug.",
+        operation_class=OPERATION,
+        responses={
+            200: success(IntegrationShape, "Integration resource"),
+            **error_responses(401, 403, 404, 406),
+        },
+    )
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        slug: Annotated[str, PathParameter(description="Integration slug, e.g. whatsapp")],
+        catalog: NamedDependency[Catalog],
+    ) -> Response[bytes]:
+        fmt = negotiate(request.headers.get("accept"))
+        integration = catalog.get(slug)
+        if integration is None:
+            raise NotFound("Not Found")
+        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, IRI_PREFIX + slug, fields(catalog, integration)))

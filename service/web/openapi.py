@@ -1,0 +1,221 @@
+"""OpenAPI for hand-decoded bodies and two-format (JSON-LD / JSON) responses, from the handlers' own types."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
+
+import msgspec
+from litestar.dto import AbstractDTO
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    RequestBody,
+    Schema,
+)
+from litestar.openapi.spec import OpenAPIResponse as SpecResponse
+from litestar.typing import FieldDefinition
+from msgspec import UNSET, UnsetType
+
+from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.dto.data_structures import DTOFieldDefinition
+
+T = TypeVar("T")
+
+JSONLD = "application/ld+json"
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+SECURITY: list[dict[str, list[str]]] = [{"JWT": []}]
+
+
+class JsonBody(AbstractDTO[T]):
+    """`data: X` with `dto=JsonBody[X]`: decoded by `service.web.bodies.decode` (the service's own 400/415
+    wording, strict types, unknown fields refused) and documented as X in the OpenAPI document."""
+
+    accepted: ClassVar[tuple[str, ...]] = JSON_TYPES
+
+    def decode_bytes(self, value: bytes) -> Any:
+        return decode(value, self.model_type, self.asgi_connection.headers.get("content-type"), self.accepted)
+
+    @classmethod
+    def documented_type(cls) -> Any:
+        """The type shown in the document: a decoding type may name a stricter twin in `__openapi__`
+        (e.g. required fields it decodes as optional, to report them as violations rather than 400)."""
+        return getattr(cls.model_type, "__openapi__", cls.model_type)
+
+    @classmethod
+    def create_for_field_definition(cls, *_: Any, **__: Any) -> None:
+        """No transfer model: msgspec decodes straight into the request Struct."""
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.documented_type()))
+
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
+        yield from ()
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+
+class MergePatchBody(JsonBody[T]):
+    """A JSON merge patch (`application/merge-patch+json` only; anything else is 415)."""
+
+    accepted: ClassVar[tuple[str, ...]] = MERGE_PATCH
+
+
+def _string(description: str | None = None) -> Schema:
+    return Schema(type=OpenAPIType.STRING, description=description)
+
+
+def _linked(reference: Reference | Schema, resource: str, *, member: bool) -> Schema:
+    """The JSON-LD form of a resource schema: the same fields behind @context (items only), @id, @type."""
+    keys: dict[str, Schema | Reference] = {
+        "@id": _string("IRI of the resource"),
+        "@type": Schema(type=OpenAPIType.STRING, const=resource),
+    }
+    if not member:
+        keys = {"@context": _string(), **keys}
+    return Schema(all_of=[reference, Schema(type=OpenAPIType.OBJECT, properties=keys, required=sorted(keys))])
+
+
+def _linked_collection(items: Reference | Schema, resource: str) -> Schema:
+    view = Schema(
+        type=OpenAPIType.OBJECT,
+        description="PartialCollectionView: page links; a cursor page has no `last`",
+        properties={
+            name: _string() for name in ("@id", "@type", "first", "last", "previous", "next")
+        },
+    )
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        properties={
+            "@context": _string(),
+            "@id": _string(),
+            "@type": Schema(type=OpenAPIType.STRING, const="Collection"),
+            "totalItems": Schema(type=OpenAPIType.INTEGER, description="Absent in cursor mode"),
+            "member": Schema(type=OpenAPIType.ARRAY, items=_linked(items, resource, member=True)),
+            "view": view,
+            "search": Schema(type=OpenAPIType.OBJECT, description="IriTemplate of the filters"),
+        },
+        required=["@context", "@id", "@type", "member"],
+    )
+
+
+def linked_data_operation(resource: str, parameters: Sequence[Parameter] = ()) -> type[Operation]:
+    """An Operation class for handlers of `resource`: every `application/json` body (documented with the
+    plain schema) also gets its `application/ld+json` twin, the format served by default; `parameters`
+    documents query and header parameters the handler reads itself."""
+
+    @dataclass
+    class LinkedDataOperation(Operation):
+        def __post_init__(self) -> None:
+            if parameters:
+                self.parameters = [*(self.parameters or []), *parameters]
+            body = self.request_body
+            if isinstance(body, RequestBody) and JSON in body.content and JSONLD not in body.content:
+                body.content = {JSONLD: body.content[JSON], JSON: body.content[JSON]}
+            for status, response in (self.responses or {}).items():
+                if not status.startswith("2") or not isinstance(response, SpecResponse):
+                    continue
+                plain = response.content.get(JSON) if response.content else None
+                if plain is not None and plain.schema is not None:
+                    linked = OpenAPIMediaType(schema=_twin(plain.schema, resource))
+                    response.content = {JSONLD: linked, JSON: plain}
+
+    LinkedDataOperation.__name__ = f"{resource}Operation"
+    return LinkedDataOperation
+
+
+def _twin(plain: Reference | Schema, resource: str) -> Schema:
+    if isinstance(plain, Schema) and plain.type == OpenAPIType.ARRAY and plain.items is not None:
+        items = plain.items
+        if isinstance(items, list):
+            items = items[0]
+        return _linked_collection(items, resource)
+    return _linked(plain, resource, member=False)
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """An RFC 7807 problem; JSON-LD keys are present when `application/ld+json` was asked for."""
+
+    context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
+    id: str | UnsetType = msgspec.field(default=UNSET, name="@id")
+    type_: str | UnsetType = msgspec.field(default=UNSET, name="@type")
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class ViolationItem(msgspec.Struct, rename="camel"):
+    property_path: str
+    message: str
+    code: Annotated[str, msgspec.Meta(description="Symfony constraint code")]
+
+
+class ValidationProblem(msgspec.Struct, kw_only=True):
+    """API Platform's 422 ConstraintViolation document."""
+
+    context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
+    type_: str | UnsetType = msgspec.field(default=UNSET, name="@type")
+    type: str
+    title: str
+    status: int
+    detail: str
+    violations: list[ViolationItem]
+
+
+class AuthenticationError(msgspec.Struct):
+    """LexikJWT's 401 body."""
+
+    code: int
+    message: Annotated[str, msgspec.Meta(examples=["JWT Token not found", "Expired JWT Token"])]
+
+
+_DESCRIPTIONS = {
+    400: "Bad request: malformed JSON, wrong types, unknown or read-only fields, bad query parameters",
+    401: "No valid JWT (LexikJWT's body)",
+    403: "The caller's role may not do this",
+    404: "Not found (or not visible to the caller)",
+    406: "The Accept header asks for a format the service does not produce",
+    409: "A request with the same Idempotency-Key is still running",
+    412: "If-Match does not match the current ETag",
+    415: "Unsupported Content-Type",
+    422: "Constraint violations",
+}
+
+
+def success(container: Any, description: str) -> ResponseSpec:
+    """A success body documented by its plain-JSON type (the operation class adds the JSON-LD twin)."""
+    return ResponseSpec(container, description=description, media_type=JSON, generate_examples=False)
+
+
+def error_responses(*codes: int, notes: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """Documented error responses, in the shapes `service.web.problems` produces; `notes` replaces the
+    generic description of a status where the operation gives it a meaning of its own."""
+    specs: dict[int, ResponseSpec] = {}
+    for code in codes:
+        description = (notes or {}).get(code, _DESCRIPTIONS[code])
+        if code == 401:
+            specs[code] = ResponseSpec(AuthenticationError, description=description, generate_examples=False)
+        else:
+            specs[code] = ResponseSpec(
+                ValidationProblem if code == 422 else Problem,
+                description=description,
+                media_type=PROBLEM_JSON,
+                generate_examples=False,
+            )
+    return specs

@@ -27,7 +27,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"""(["']?[\w-]*(?:pass(?:word|wd)?|secret|token|authorization|api[-_]?key|credentials?)"""
-            r"""[\w-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,&;}\]]+)""",
+            r"""[\w-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,&;{}\[\]"']+)""",
             re.IGNORECASE,
         ),
         rf"\1{MASK}",

@@ -102,7 +102,8 @@ class _RouteSpanNames(InitPlugin):
     """Names server spans by route template once routing is done (raw paths would explode span names)."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.middleware.append(_name_span)
+        # First, so requests that other middleware rejects (401, 403) are named too.
+        app_config.middleware.insert(0, _name_span)
         return app_config
 
 

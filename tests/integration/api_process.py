@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -13,6 +12,7 @@ import time
 from collections.abc import Mapping
 
 import httpx
+import msgspec
 
 from service.settings import Settings
 
@@ -23,24 +23,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def api_environment(settings: Settings, **overrides: str) -> dict[str, str]:
-    """The variables the api needs to start against the test's database; secrets made up per run."""
-    inherited = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper() not in {field.upper() for field in Settings.__struct_fields__}
-    }
-    env = inherited | {
-        "DATABASE_URL": settings.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-        "LOG_FORMAT": "json",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-    }
-    if "credentials_keys" in Settings.__struct_fields__:
-        env["CREDENTIALS_KEYS"] = f"k1:{secrets.token_urlsafe(32)}"
+def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The settings as the environment variables that would produce them (every field, as text)."""
+    env = {}
+    for name, value in msgspec.structs.asdict(settings).items():
+        env[name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
     return env | dict(overrides)
+
+
+def api_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The test's settings for an api child process listening on a free loopback port."""
+    names = {field.upper() for field in Settings.__struct_fields__}
+    inherited = {key: value for key, value in os.environ.items() if key.upper() not in names}
+    served = {"HOST": "127.0.0.1", "PORT": str(free_port()), "LOG_FORMAT": "json", "WEB_CONCURRENCY": "1"}
+    return inherited | settings_env(settings, **served) | dict(overrides)
 
 
 class ApiProcess:

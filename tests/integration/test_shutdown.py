@@ -1,0 +1,135 @@
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+import asyncpg
+import httpx
+
+from service.settings import Settings
+from tests.identity import Tenants
+from tests.integration.accounts_support import new_account
+from tests.integration.api_process import ApiProcess, api_environment
+
+DRAIN_SECONDS = 1.5
+SHUTDOWN_TIMEOUT = 10
+WRITES = 8
+
+
+async def _wait_for_blocked_writers(db: asyncpg.Connection, count: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = await db.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} writes reached the outbox")
+
+
+async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
+    settings: Settings, tenants: Tenants, token_for: Callable[..., str], db: asyncpg.Connection
+) -> None:
+    api = ApiProcess(
+        api_environment(
+            settings,
+            SHUTDOWN_DRAIN_SECONDS=str(DRAIN_SECONDS),
+            SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT),
+            DB_POOL_MAX_SIZE=str(WRITES + 4),
+        )
+    )
+    headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+    # Holding the outbox makes every write wait inside its transaction: all are in flight at SIGTERM.
+    blocker = await asyncpg.connect(settings.database_url)
+    try:
+        await asyncio.to_thread(api.wait_ready)
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+            writes = [
+                asyncio.create_task(
+                    http.post(
+                        "/api/accounts",
+                        json=new_account(tenants.a, externalId=f"+1555000{i:04d}"),
+                        headers=headers,
+                    )
+                )
+                for i in range(WRITES)
+            ]
+            await _wait_for_blocked_writers(db, WRITES)
+
+            api.terminate()
+            signalled = time.monotonic()
+            await asyncio.sleep(0.3)
+            draining = await http.get("/readyz", params={"exclude": "kafka"})
+            alive = await http.get("/healthz")
+
+            # Past the drain period the listener is closed: a new connection is refused.
+            await asyncio.sleep(DRAIN_SECONDS + 0.5)
+            async with httpx.AsyncClient(base_url=api.base_url, timeout=5) as late:
+                try:
+                    await late.get("/healthz")
+                    refused = False
+                except httpx.ConnectError:
+                    refused = True
+
+            await blocking.commit()
+            results = await asyncio.gather(*writes)
+        code = await asyncio.to_thread(api.wait_exit, DRAIN_SECONDS + SHUTDOWN_TIMEOUT + 5)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        await blocker.close()
+        api.stop()
+
+    assert draining.status_code == 503
+    assert draining.json() == {"status": "unavailable", "server": "shutting down"}
+    assert alive.status_code == 200
+    assert refused
+    assert [response.status_code for response in results] == [201] * WRITES
+    assert code in (0, -15)
+    assert stopped_after < DRAIN_SECONDS + SHUTDOWN_TIMEOUT
+    messages = [json.loads(line)["message"] for line in api.lines if line.startswith("{")]
+    assert "Application shutdown complete." in messages
+
+    created = {response.json()["id"] for response in results}
+    events = await db.fetch("SELECT account_id::text, event_type FROM outbox ORDER BY position")
+    assert sorted(row["account_id"] for row in events) == sorted(created)
+    assert {row["event_type"] for row in events} == {"account.connected"}
+
+
+async def test_in_flight_requests_past_the_timeout_are_cancelled_and_the_process_still_exits(
+    settings: Settings, tenants: Tenants, token_for: Callable[..., str], db: asyncpg.Connection
+) -> None:
+    api = ApiProcess(api_environment(settings, SHUTDOWN_DRAIN_SECONDS="0", SHUTDOWN_TIMEOUT="2"))
+    headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+    blocker = await asyncpg.connect(settings.database_url)
+    try:
+        await asyncio.to_thread(api.wait_ready)
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+            request = http.post("/api/accounts", json=new_account(tenants.a), headers=headers)
+            stuck = asyncio.create_task(request)
+            await _wait_for_blocked_writers(db, 1)
+            api.terminate()
+            signalled = time.monotonic()
+            code = await asyncio.to_thread(api.wait_exit, 20)
+            stopped_after = time.monotonic() - signalled
+            outcome = await asyncio.gather(stuck, return_exceptions=True)
+        await blocking.rollback()
+    finally:
+        await blocker.close()
+        api.stop()
+
+    assert code in (0, -15)
+    # The graceful timeout, then a bounded pool close: never the full statement timeout or longer.
+    assert stopped_after < 2 + 5 + 2
+    response = outcome[0]
+    # Cut off without an answer, or answered with an error: either way nothing was committed.
+    assert isinstance(response, httpx.HTTPError) or response.status_code >= 500
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await db.fetchval("SELECT count(*) FROM accounts") == 0

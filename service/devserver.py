@@ -12,7 +12,7 @@ import uvicorn
 
 from service.app import create_app
 from service.db.migrate import migrate
-from service.logs import configure_logging
+from service.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
 
 Say = Callable[[str], None]
@@ -31,7 +31,7 @@ def run_dev(say: Say) -> int:
         if not os.environ.get("CREDENTIALS_KEYS"):
             os.environ["CREDENTIALS_KEYS"] = _dev_credentials_keys(data_dir, say)
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         asyncio.run(migrate(settings.database_url, report=say))
         _print_summary(settings, say)
         asyncio.run(_serve(settings))
@@ -104,6 +104,7 @@ async def _serve(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
     )

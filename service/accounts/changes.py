@@ -120,7 +120,8 @@ def report(row: Mapping[str, Any], status_report: StatusReport) -> Change:
     rules.reject_nul("status", status_report.status)
     rules.reject_nul("statusReason", status_report.status_reason)
     found: list[Violation] = []
-    if status_report.status is not UNSET and status_report.status not in WORKER_STATUSES:
+    wanted = status_report.status
+    if wanted is not UNSET and wanted not in WORKER_STATUSES and wanted != row["status"]:
         found.append(Violation("status", rules.INVALID_CHOICE, rules.NO_SUCH_CHOICE))
     if status_report.status_reason is not UNSET:
         rules.check_length("statusReason", status_report.status_reason, rules.MAX_STATUS_REASON, found)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
@@ -23,7 +23,7 @@ from service.auth.principal import Principal, Role
 from service.db.pool import Database
 from service.errors import BadRequest, NotFound
 from service.web import hydra
-from service.web.bodies import MERGE_PATCH
+from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
 from service.web.formats import Format, negotiate
 from service.web.openapi import (
     SECURITY,
@@ -36,6 +36,7 @@ from service.web.openapi import (
 from service.web.pagination import cursor_view, page_view
 
 AnyRequest = Request[Any, Any, Any]
+T = TypeVar("T")
 READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
 WRITERS = requires(Role.OWNER, Role.CUSTOMER)
 PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
@@ -112,6 +113,11 @@ def _account_id(text: str) -> uuid.UUID:
 def _item(fmt: Format, row: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
     document = hydra.item(fmt, RESOURCE, iri(row["id"]), fields(row))
     return hydra.respond(fmt, document, status, {"ETag": etag(row["version"]), **(headers or {})})
+
+
+def _empty_body(request: AnyRequest, kind: type[T], accepted: tuple[str, ...]) -> T:
+    """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
+    return decode(b"", kind, request.headers.get("content-type"), accepted)
 
 
 def _status_report(patch: AccountPatch) -> StatusReport:
@@ -202,13 +208,15 @@ class AccountController(Controller):
     async def create(
         self,
         request: AnyRequest,
-        data: Annotated[AccountCreate, Body()],
         idempotency_key: IdempotencyKey,
         db: NamedDependency[Database],
         principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
+        data: Annotated[AccountCreate | None, Body()] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
+        if data is None:
+            data = _empty_body(request, AccountCreate, JSON_TYPES)
         key = idempotency.parse_key(idempotency_key)
         created = await accounts.create(db, principal, data, key)
         location = iri(created.account_id)
@@ -239,13 +247,15 @@ class AccountController(Controller):
         self,
         request: AnyRequest,
         account_id: AccountId,
-        data: Annotated[AccountPatch, Body(media_type=MERGE_PATCH[0])],
         if_match: IfMatch,
         db: NamedDependency[Database],
         principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
+        data: Annotated[AccountPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
+        if data is None:
+            data = _empty_body(request, AccountPatch, MERGE_PATCH)
         change = _status_report(data) if principal.is_worker else data
         row = await accounts.update(db, principal, _account_id(account_id), change, if_match)
         return _item(fmt, row)

@@ -15,7 +15,7 @@ JSON_TYPES = ("application/ld+json", "application/json")
 MERGE_PATCH = ("application/merge-patch+json",)
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
-_WRONG_TYPE = re.compile(r"^Expected `([^`]*)`, got `([^`]*)` - at `\$\.?([^`]*)`")
+_WRONG_TYPE = re.compile(r"^Expected `([^`]*)`, got `([^`]*)`(?: - at `\$\.?([^`]*)`)?$")
 _AT = re.compile(r"^(.*) - at `\$\.?([^`]*)`$")
 
 

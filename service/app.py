@@ -106,7 +106,13 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
                         scheme="bearer",
                         bearer_format="JWT",
                         description="JWT token authentication (login via /authentication/login_check)",
-                    )
+                    ),
+                    "ApiKey": SecurityScheme(
+                        type="apiKey",
+                        name="X-API-KEY",
+                        security_scheme_in="header",
+                        description="An organization's API key (acts as its owner); mints customer tokens",
+                    ),
                 }
             ),
             render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],

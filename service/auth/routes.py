@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.params import Body
 
 from service.auth import login
 from service.auth.guards import requires_api_key
@@ -18,8 +19,10 @@ from service.clients.iri import item_not_found, parse_client_iri
 from service.db.pool import Database
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.settings import Settings
-from service.web.bodies import decode
+from service.web.bodies import JSON_TYPES, decode
+from service.web.openapi import JsonBody, error_responses, success
 
+T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
 
 NOT_BLANK = "c1051bb4-d103-4f74-8988-acbcafc7fdc3"
@@ -37,24 +40,55 @@ class RefreshRequest(msgspec.Struct):
 
 
 class CustomerTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
-    client: str
-    subject: str
+    client: Annotated[
+        str, msgspec.Meta(description='IRI of one of the organization\'s clients, "/api/clients/{id}"')
+    ]
+    subject: Annotated[str, msgspec.Meta(description="The host application's user id (1 to 255 characters)")]
+
+
+class TokenPairView(msgspec.Struct):
+    token: str
+    refresh_token: str
+
+
+class CustomerTokenView(msgspec.Struct, rename="camel"):
+    token: str
+    expires_at: Annotated[str, msgspec.Meta(description="RFC 3339")]
+
+
+def _body(request: Request[Any, Any, Any], data: T | None, kind: type[T]) -> T:
+    """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
+    return data if data is not None else decode(b"", kind, request.headers.get("content-type"), JSON_TYPES)
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
     return Response(_encode(document), status_code=status, media_type="application/json")
 
 
-@post("/authentication/login_check", status_code=200, summary="Log in with a username and password")
+@post(
+    "/authentication/login_check",
+    status_code=200,
+    tags=["Login Check"],
+    summary="Creates a user token.",
+    description="Wrong usernames and wrong passwords get the same 401; repeated failures get 429.",
+    dto=JsonBody[LoginRequest],
+    return_dto=None,
+    security=[],
+    responses={
+        200: success(TokenPairView, "An access token and a refresh token"),
+        **error_responses(400, 401, 415, notes={401: "Invalid credentials."}),
+    },
+)
 async def login_check(
     request: Request[Any, Any, Any],
     db: NamedDependency[Database],
     passwords: NamedDependency[Passwords],
     tokens: NamedDependency[TokenService],
     settings: NamedDependency[Settings],
+    data: Annotated[LoginRequest | None, Body()] = None,
 ) -> Response[bytes]:
     """`{"username","password"}` → `{"token","refresh_token"}`; failures are throttled."""
-    body = decode(await request.body(), LoginRequest, request.headers.get("content-type"))
+    body = _body(request, data, LoginRequest)
     for key in ("username", "password"):
         if getattr(body, key) is None:
             raise BadRequest(f'The key "{key}" must be provided.')
@@ -71,31 +105,62 @@ async def login_check(
     return _json({"token": pair.token, "refresh_token": pair.refresh_token})
 
 
-@post("/authentication/token/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
+@post(
+    "/authentication/token/refresh",
+    status_code=200,
+    tags=["Login Check"],
+    summary="Exchanges a refresh token for a new pair.",
+    description="The refresh token is spent; presenting it again revokes every token of its family.",
+    dto=JsonBody[RefreshRequest],
+    return_dto=None,
+    security=[],
+    responses={
+        200: success(TokenPairView, "A new access token and the next refresh token"),
+        **error_responses(400, 401, 415, notes={401: "Invalid JWT Refresh Token"}),
+    },
+)
 async def token_refresh(
     request: Request[Any, Any, Any],
     db: NamedDependency[Database],
     tokens: NamedDependency[TokenService],
     settings: NamedDependency[Settings],
+    data: Annotated[RefreshRequest | None, Body()] = None,
 ) -> Response[bytes]:
     """`{"refresh_token"}` → `{"token","refresh_token"}`; the presented refresh token is spent."""
-    body = decode(await request.body(), RefreshRequest, request.headers.get("content-type"))
+    body = _body(request, data, RefreshRequest)
     if not body.refresh_token:
         raise refused()
     pair = await login.refresh(db, tokens, settings, body.refresh_token)
     return _json({"token": pair.token, "refresh_token": pair.refresh_token})
 
 
-@post("/api/tokens", guards=[requires_api_key], status_code=201, summary="Mint a customer token")
+@post(
+    "/api/tokens",
+    guards=[requires_api_key],
+    status_code=201,
+    tags=["Token"],
+    summary="Creates a customer token for one client (embedded inbox).",
+    description="With the organization's X-API-KEY: a short-lived ROLE_CUSTOMER token scoped to the client.",
+    dto=JsonBody[CustomerTokenRequest],
+    return_dto=None,
+    security=[{"ApiKey": []}],
+    responses={
+        201: success(CustomerTokenView, "The customer token"),
+        **error_responses(
+            400, 401, 403, 415, 422, notes={403: "Not an API key", 400: "Malformed, or no such client"}
+        ),
+    },
+)
 async def customer_token(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     db: NamedDependency[Database],
     tokens: NamedDependency[TokenService],
     settings: NamedDependency[Settings],
+    data: Annotated[CustomerTokenRequest | None, Body()] = None,
 ) -> Response[bytes]:
     """With the organization's X-API-KEY: a ROLE_CUSTOMER token scoped to one of its clients."""
-    body = decode(await request.body(), CustomerTokenRequest, request.headers.get("content-type"))
+    body = _body(request, data, CustomerTokenRequest)
     client_id = parse_client_iri(body.client)
     subject = body.subject.strip()
     if not subject:

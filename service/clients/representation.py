@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from service.clients.iri import client_iri
 
 RESOURCE = "Client"
 COLLECTION_IRI = "/api/clients"
+
+
+class ClientView(msgspec.Struct, rename="camel"):
+    """The read shape, for the OpenAPI document."""
+
+    id: Annotated[str, msgspec.Meta(description="Client identifier (UUID)")]
+    name: str
+    website: str | None
+    created_at: Annotated[str, msgspec.Meta(description="RFC 3339")]
+    updated_at: Annotated[str | None, msgspec.Meta(description="RFC 3339; null until the first change")]
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -3,27 +3,52 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.enums import ParamType
+from litestar.openapi.spec import OpenAPIType, Parameter, Schema
+from litestar.params import Body, FromPath
 
 from service.auth.guards import requires
 from service.auth.principal import Principal, Role
 from service.clients import store
 from service.clients.iri import client_iri
-from service.clients.representation import COLLECTION_IRI, RESOURCE, fields, iri_of
+from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
 from service.clients.schema import ClientCreate, ClientPatch
 from service.db.pool import Database
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
 from service.web.formats import negotiate
+from service.web.openapi import JsonBody, MergePatchBody, error_responses, linked_data_operation, success
 from service.web.pagination import page_view, parse_page
 
+T = TypeVar("T")
 AnyRequest = Request[Any, Any, Any]
 READERS = requires(Role.OWNER, Role.VIEWER)
 WRITERS = requires(Role.OWNER)
+# A user's bearer token or the organization's API key (which acts as its owner).
+SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
+_LOCATION = ResponseHeader(name="Location", documentation_only=True)
+
+
+def _query_parameter(name: str, description: str, kind: OpenAPIType) -> Parameter:
+    return Parameter(
+        name=name, param_in=ParamType.QUERY, required=False, description=description, schema=Schema(type=kind)
+    )
+
+
+COLLECTION_OPERATION = linked_data_operation(
+    RESOURCE,
+    (
+        _query_parameter("page", "The collection page number (default 1)", OpenAPIType.INTEGER),
+        _query_parameter("itemsPerPage", "Items per page, 1 to 100 (default 30)", OpenAPIType.INTEGER),
+        _query_parameter("name", "Case-insensitive substring of the name", OpenAPIType.STRING),
+    ),
+)
+ITEM_OPERATION = linked_data_operation(RESOURCE)
 
 
 def _query(request: AnyRequest) -> dict[str, list[str]]:
@@ -35,11 +60,27 @@ def _single(query: dict[str, list[str]], name: str) -> str | None:
     return values[-1] if values else None
 
 
-class ClientController(Controller):
-    path = "/api/clients"
-    tags = ["Client"]  # noqa: RUF012 - Litestar reads it as a class attribute
+def _empty_body(request: AnyRequest, kind: type[T], accepted: tuple[str, ...]) -> T:
+    """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
+    return decode(b"", kind, request.headers.get("content-type"), accepted)
 
-    @get("/", guards=[READERS], summary="The organization's clients")
+
+class ClientController(Controller):
+    path = COLLECTION_IRI
+    tags = ["Client"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    security = SECURITY
+
+    @get(
+        "/",
+        guards=[READERS],
+        summary="Retrieves the collection of Client resources.",
+        description="The organization's clients (owners and viewers), oldest first.",
+        operation_class=COLLECTION_OPERATION,
+        responses={
+            200: success(list[ClientView], "Client collection"),
+            **error_responses(400, 401, 403, 406),
+        },
+    )
     async def list(
         self, request: AnyRequest, db: NamedDependency[Database], principal: NamedDependency[Principal]
     ) -> Response[bytes]:
@@ -59,7 +100,13 @@ class ClientController(Controller):
         )
         return hydra.respond(fmt, document)
 
-    @get("/{client_id:uuid}", guards=[READERS], summary="One client")
+    @get(
+        "/{client_id:uuid}",
+        guards=[READERS],
+        summary="Retrieves a Client resource.",
+        operation_class=ITEM_OPERATION,
+        responses={200: success(ClientView, "Client resource"), **error_responses(401, 403, 404, 406)},
+    )
     async def show(
         self,
         request: AnyRequest,
@@ -71,30 +118,66 @@ class ClientController(Controller):
         row = await store.get_client(db, principal, client_id)
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
 
-    @post("/", guards=[WRITERS], summary="Add a client")
+    @post(
+        "/",
+        guards=[WRITERS],
+        dto=JsonBody[ClientCreate],
+        return_dto=None,
+        summary="Creates a Client resource.",
+        operation_class=ITEM_OPERATION,
+        response_headers=[_LOCATION],
+        responses={
+            201: success(ClientView, "Client resource created"),
+            **error_responses(400, 401, 403, 406, 415, 422),
+        },
+    )
     async def create(
-        self, request: AnyRequest, db: NamedDependency[Database], principal: NamedDependency[Principal]
+        self,
+        request: AnyRequest,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        data: Annotated[ClientCreate | None, Body()] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        body = decode(await request.body(), ClientCreate, request.headers.get("content-type"), JSON_TYPES)
+        body = data if data is not None else _empty_body(request, ClientCreate, JSON_TYPES)
         row = await store.create_client(db, principal, body)
         iri = client_iri(row["id"])
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri, fields(row)), 201, {"Location": iri})
 
-    @patch("/{client_id:uuid}", guards=[WRITERS], summary="Change a client (JSON merge patch)")
+    @patch(
+        "/{client_id:uuid}",
+        guards=[WRITERS],
+        dto=MergePatchBody[ClientPatch],
+        return_dto=None,
+        summary="Updates the Client resource.",
+        description="JSON merge patch: absent keeps a field, `website: null` removes the website.",
+        operation_class=ITEM_OPERATION,
+        responses={
+            200: success(ClientView, "Client resource updated"),
+            **error_responses(400, 401, 403, 404, 406, 415, 422),
+        },
+    )
     async def update(
         self,
         request: AnyRequest,
         client_id: FromPath[uuid.UUID],
         db: NamedDependency[Database],
         principal: NamedDependency[Principal],
+        data: Annotated[ClientPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        body = decode(await request.body(), ClientPatch, request.headers.get("content-type"), MERGE_PATCH)
+        body = data if data is not None else _empty_body(request, ClientPatch, MERGE_PATCH)
         row = await store.update_client(db, principal, client_id, body)
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
 
-    @delete("/{client_id:uuid}", guards=[WRITERS], summary="Remove a client without accounts")
+    @delete(
+        "/{client_id:uuid}",
+        guards=[WRITERS],
+        summary="Removes the Client resource.",
+        description="Only a client without live accounts can be removed (409 otherwise): removing its "
+        "accounts first is what tells the inbox workers.",
+        responses=error_responses(401, 403, 404, 409, notes={409: "The client still has live accounts"}),
+    )
     async def remove(
         self,
         client_id: FromPath[uuid.UUID],

@@ -12,6 +12,7 @@ import uvicorn
 
 from service.app import create_app
 from service.db.migrate import migrate
+from service.events.relay import relay_alongside
 from service.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
 
@@ -95,6 +96,8 @@ def _print_summary(settings: Settings, say: Say) -> None:
     say(f"  readiness   {base}/readyz")
     say(f"  PostgreSQL  {settings.database_url}")
     say(f"  Kafka       {settings.kafka_bootstrap_servers or 'not configured (events stay in the outbox)'}")
+    if settings.kafka_enabled:
+        say(f"  events      relay publishes to {settings.kafka_events_topic}, {settings.kafka_state_topic}")
     say("  Ctrl-C stops everything started here.")
     say("")
 
@@ -108,4 +111,5 @@ async def _serve(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
     )
-    await uvicorn.Server(config).serve()
+    async with relay_alongside(settings):
+        await uvicorn.Server(config).serve()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
+from service.events.schema import AccountChange
 from service.events.store import OutboxEvent
 
 SPEC_VERSION = "1.0"
@@ -29,6 +30,7 @@ HEADERS = (
 )
 
 _encode = msgspec.json.Encoder().encode
+_READ_ORDER = AccountChange.__struct_encode_fields__
 
 
 class KafkaRecord(NamedTuple):
@@ -60,7 +62,7 @@ def headers(event: OutboxEvent, *, with_content: bool = True) -> list[tuple[str,
 
 def history_record(event: OutboxEvent) -> KafkaRecord:
     """The record for the history topic: every event with its snapshot (and `changes` on updates)."""
-    return KafkaRecord(str(event.account_id).encode(), _encode(event.payload), headers(event))
+    return KafkaRecord(str(event.account_id).encode(), _encode(_in_read_order(event.payload)), headers(event))
 
 
 def state_record(event: OutboxEvent) -> KafkaRecord:
@@ -69,4 +71,10 @@ def state_record(event: OutboxEvent) -> KafkaRecord:
     if event.event_type == REMOVED:
         return KafkaRecord(key, None, headers(event, with_content=False))
     snapshot = {name: value for name, value in event.payload.items() if name != "changes"}
-    return KafkaRecord(key, _encode(snapshot), headers(event))
+    return KafkaRecord(key, _encode(_in_read_order(snapshot)), headers(event))
+
+
+def _in_read_order(payload: dict[str, Any]) -> dict[str, Any]:
+    # jsonb keeps keys sorted by length; people reading the topics expect the REST API's order.
+    ordered = {name: payload[name] for name in _READ_ORDER if name in payload}
+    return ordered | {name: value for name, value in payload.items() if name not in ordered}

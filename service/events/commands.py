@@ -57,10 +57,7 @@ def _kafka_settings() -> Settings:
 
 def cmd_relay(args: argparse.Namespace) -> int:
     if args.retry_parked or args.discard_parked:
-        settings = load_settings()
-        count = asyncio.run(_parked(settings, retry=args.retry_parked))
-        done = "put back in line" if args.retry_parked else "discarded"
-        print(f"{count} parked events {done}", file=sys.stderr)
+        asyncio.run(_parked(load_settings(), retry=args.retry_parked))
         return 0
     settings = _kafka_settings()
     configure_logging(settings.log_level)
@@ -71,11 +68,17 @@ def cmd_relay(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _parked(settings: Settings, *, retry: bool) -> int:
+async def _parked(settings: Settings, *, retry: bool) -> None:
     connection = await asyncpg.connect(settings.database_url)
     try:
         store = OutboxStore(connection)
-        return await (store.retry_parked() if retry else store.discard_parked())
+        if retry:
+            print(f"{await store.retry_parked()} parked events put back in line", file=sys.stderr)
+            return
+        dropped = await store.discard_parked()
+        for line in dropped:
+            print(f"discarded {line}", file=sys.stderr)
+        print(f"{len(dropped)} parked events discarded", file=sys.stderr)
     finally:
         await connection.close()
 

@@ -72,13 +72,17 @@ class RelayCollector:
         gauges = [
             ("accounts_relay_active", "1 while this process is the active relay", stats.active),
             ("accounts_relay_kafka_available", "1 while Kafka answers the relay", stats.kafka_available),
-            ("accounts_outbox_backlog", "Outbox events waiting to be published", stats.backlog),
+            ("accounts_relay_backlog_events", "Outbox events waiting to be published", stats.backlog),
             (
-                "accounts_outbox_oldest_pending_age_seconds",
+                "accounts_relay_oldest_pending_age_seconds",
                 "Age of the oldest event waiting to be published",
                 stats.oldest_pending_age,
             ),
-            ("accounts_outbox_parked", "Events parked after repeated failures (alert above 0)", stats.parked),
+            (
+                "accounts_relay_parked_events",
+                "Events parked after repeated failures (alert above 0)",
+                stats.parked,
+            ),
             (
                 "accounts_relay_published_per_second",
                 "Events published per second over the last minute",

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -150,7 +151,7 @@ class Relay:
             )
         if outcome.kafka_error is not None:
             return self._kafka_trouble(outcome.kafka_error)
-        if not self.stats.kafka_available:
+        if self._backoff:
             log.info("Kafka is reachable again")
         self.stats.kafka_available, self._backoff = True, 0.0
         return 0 if len(events) == settings.relay_batch_size else None
@@ -193,5 +194,24 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event, stats: RelayStats | None = None) -> None:
-    """Run a relay until `stop` is set (for the `relay` command and for `dev`)."""
+    """Run a relay until `stop` is set (the `relay` command)."""
     await Relay(settings, stats).run(stop)
+
+
+@contextlib.asynccontextmanager
+async def relay_alongside(settings: Settings) -> AsyncIterator[RelayStats | None]:
+    """Run a relay as a task of this event loop while the block runs (`dev`); nothing without Kafka."""
+    if not settings.kafka_enabled:
+        yield None
+        return
+    stop, stats = asyncio.Event(), RelayStats()
+    task = asyncio.create_task(run_relay(settings, stop, stats), name="outbox-relay")
+    try:
+        yield stats
+    finally:
+        stop.set()
+        # A batch in flight finishes within its timeouts; past that the relay is cancelled.
+        try:
+            await asyncio.wait_for(task, 2 * settings.kafka_publish_timeout + 5)
+        except TimeoutError:
+            log.warning("the relay did not stop in time; cancelled")

@@ -57,7 +57,8 @@ UPDATE outbox SET parked_at = NULL, attempts = 0
 WHERE parked_at IS NOT NULL AND published_at IS NULL;
 
 -- name: discard_parked
--- Kept as parked *and* published: the account's later events flow, the row records what was dropped,
--- and the retention clean-up removes it like any published row.
-UPDATE outbox SET published_at = now()
-WHERE parked_at IS NOT NULL AND published_at IS NULL;
+-- Deleted, so the account's later events flow and nothing counts them as parked any more; the
+-- caller reports what was dropped.
+DELETE FROM outbox
+WHERE parked_at IS NOT NULL AND published_at IS NULL
+RETURNING event_id, event_type, account_id, account_version, last_error;

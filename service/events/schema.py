@@ -8,7 +8,7 @@ import msgspec
 
 
 class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """An account as the REST API shows it in plain JSON, never with credentials.
+    """An account as the REST API shows it in plain JSON (same fields, same order), never credentials.
 
     New fields are added with defaults and unknown ones are ignored, so producers and consumers of
     different versions keep understanding each other.
@@ -16,19 +16,19 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
 
     id: str
     name: str
+    headline: str | None = None
+    avatar: str | None = None
     provider: str
     type: str
     integration: str
+    external_id: str | None = None
     client: str
     status: str
-    version: int
-    created_at: str
-    headline: str | None = None
-    avatar: str | None = None
-    external_id: str | None = None
     status_reason: str | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    version: int
+    created_at: str
     updated_at: str | None = None
 
 

@@ -103,6 +103,11 @@ class OutboxStore:
         """Put parked rows back in line (after the cause was fixed); return how many."""
         return int((await self._connection.execute(_SQL["retry_parked"])).split()[-1])
 
-    async def discard_parked(self) -> int:
-        """Give up on parked rows so the accounts' later events flow; return how many."""
-        return int((await self._connection.execute(_SQL["discard_parked"])).split()[-1])
+    async def discard_parked(self) -> list[str]:
+        """Give up on parked rows so the accounts' later events flow; describe each one dropped."""
+        rows = await self._connection.fetch(_SQL["discard_parked"])
+        return [
+            f"{r['event_type']} {r['event_id']} of account {r['account_id']} v{r['account_version']}: "
+            f"{r['last_error']}"
+            for r in rows
+        ]

@@ -317,7 +317,7 @@ async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
         await wait_until(lambda: stats.active and stats.kafka_errors_total >= 1 and stats.backlog == 3)
         await wait_until(lambda: stats.oldest_pending_age > 0)
     exposition = generate_latest(registry).decode()
-    assert "accounts_outbox_backlog 3.0" in exposition
+    assert "accounts_relay_backlog_events 3.0" in exposition
     assert "accounts_relay_kafka_available 0.0" in exposition
     assert not stats.kafka_available
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 3

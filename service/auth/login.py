@@ -50,7 +50,8 @@ async def log_in(
     async with db.connection() as connection:
         await throttle.attempt(connection, username, address)
         row = None
-        if len(username) <= MAX_USERNAME:
+        # PostgreSQL text cannot hold NUL, and no stored username is longer than the column allows.
+        if len(username) <= MAX_USERNAME and "\x00" not in username:
             row = await connection.fetchrow(_SQL["user_by_username"], username)
     stored = row["password_hash"] if row is not None else None
     # The connection goes back to the pool before the deliberately slow hash check.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +20,8 @@ class Passwords:
         )
         # Checked when the username is unknown, so both failures cost one Argon2 verification.
         self._decoy = self._hasher.hash("decoy password that matches nothing")
+        # Each hash holds memory_cost KiB: a burst of logins queues here instead of exhausting memory.
+        self._slots = asyncio.Semaphore(os.cpu_count() or 2)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Passwords:
@@ -28,11 +31,13 @@ class Passwords:
         return self._hasher.hash(password)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        async with self._slots:
+            return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; a missing hash is checked against the decoy and fails."""
-        return await asyncio.to_thread(self._verify, stored_hash, password)
+        async with self._slots:
+            return await asyncio.to_thread(self._verify, stored_hash, password)
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)

@@ -171,3 +171,21 @@ async def test_access_token_from_login_opens_the_api(client: Client, tenants: Te
     )
     # Authenticated (not 401), but minting customer tokens takes the organization's API key.
     assert customer.status_code == 403
+
+
+async def test_nul_in_the_username_is_just_invalid(client: Client, tenants: Tenants) -> None:
+    response = await _login(client, "acme-owner\u0000")
+    assert response.status_code == 401
+    assert response.json() == INVALID
+
+
+async def test_stronger_argon2_settings_rehash_at_the_next_login(
+    settings: Settings, tenants: Tenants, db: asyncpg.Connection
+) -> None:
+    stronger = msgspec.structs.replace(settings, argon2_time_cost=2)
+    async with AsyncTestClient(app=create_app(stronger)) as stronger_client:
+        assert (await _login(stronger_client, tenants.a.owner_username)).status_code == 200
+        stored = await db.fetchval("SELECT password_hash FROM users WHERE id = $1", tenants.a.owner_id)
+        assert ",t=2," in stored
+        # The new hash still opens the door.
+        assert (await _login(stronger_client, tenants.a.owner_username)).status_code == 200

@@ -87,3 +87,36 @@ class ApiProcess:
             self.process.kill()
             self.process.wait(timeout=10)
         self._reader.join(timeout=5)
+
+
+class RelayProcess(ApiProcess):
+    """`accounts-service relay` as a child process, with its metrics on a free loopback port."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.metrics_url = f"http://127.0.0.1:{self.env['RELAY_METRICS_PORT']}/metrics"
+        self.base_url = ""
+        self.lines = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "relay"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+
+    def metrics(self) -> str | None:
+        try:
+            return httpx.get(self.metrics_url, timeout=2).text
+        except httpx.TransportError:
+            return None
+
+
+def relay_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The test's settings for a relay child process; API-only secrets left out as in deployment."""
+    env = api_environment(settings, RELAY_METRICS_PORT=str(free_port()), **overrides)
+    for name in ("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", "JWT_SECRET", "CREDENTIALS_KEYS"):
+        env.pop(name, None)
+    return env

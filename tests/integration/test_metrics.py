@@ -1,11 +1,17 @@
+import asyncio
 import re
+import time
 import uuid
+from collections.abc import Callable
 
 import asyncpg
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.settings import Settings
+from tests.identity import Tenants
+from tests.integration.accounts_support import new_account
+from tests.integration.api_process import RelayProcess, relay_environment
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -112,3 +118,42 @@ async def test_outbox_backlog_lag_and_parked_rows_are_visible(
     assert 90 <= value(scraped, "accounts_outbox_lag_seconds") < 90 + 60
     assert value(scraped, "accounts_outbox_parked_events") == 1
     assert value(scraped, "accounts_outbox_published_last_minute") == 1
+
+
+async def test_relay_publish_rate_and_parked_rows_are_exported(
+    client: AsyncTestClient,
+    settings: Settings,
+    tenants: Tenants,
+    token_for: Callable[..., str],
+    db: asyncpg.Connection,
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+    for i in range(3):
+        body = new_account(tenants.a, externalId=f"+1555222{i:04d}")
+        assert (await client.post("/api/accounts", json=body, headers=headers)).status_code == 201
+    topic = uuid.uuid4().hex[:8]
+    topics = {"KAFKA_EVENTS_TOPIC": f"ops.events.{topic}", "KAFKA_STATE_TOPIC": f"ops.state.{topic}"}
+    relay = RelayProcess(relay_environment(settings, **topics))
+    try:
+        deadline = time.monotonic() + 90
+        relay_scrape: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+        while time.monotonic() < deadline:
+            text = await asyncio.to_thread(relay.metrics)
+            relay_scrape = samples(text) if text else {}
+            if value(relay_scrape, "accounts_relay_published_total") >= 3:
+                break
+            await asyncio.sleep(0.3)
+        else:
+            raise AssertionError("the relay published nothing:\n" + "\n".join(relay.lines))
+    finally:
+        relay.terminate()
+        relay.wait_exit(30)
+        relay.stop()
+
+    assert value(relay_scrape, "accounts_relay_active") == 1
+    assert value(relay_scrape, "accounts_relay_published_per_second") > 0
+    assert value(relay_scrape, "accounts_relay_parked_events") == 0
+    assert ("accounts_relay_backlog_events", frozenset()) in relay_scrape
+    api_scrape = await scrape(client)
+    assert value(api_scrape, "accounts_outbox_published_last_minute") == 3
+    assert value(api_scrape, "accounts_outbox_pending_events") == 0

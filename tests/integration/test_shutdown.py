@@ -9,7 +9,7 @@ import httpx
 from service.settings import Settings
 from tests.identity import Tenants
 from tests.integration.accounts_support import new_account
-from tests.integration.api_process import ApiProcess, api_environment
+from tests.integration.api_process import ApiProcess, RelayProcess, api_environment, relay_environment
 
 DRAIN_SECONDS = 1.5
 SHUTDOWN_TIMEOUT = 10
@@ -133,3 +133,51 @@ async def test_in_flight_requests_past_the_timeout_are_cancelled_and_the_process
     assert isinstance(response, httpx.HTTPError) or response.status_code >= 500
     assert await db.fetchval("SELECT count(*) FROM outbox") == 0
     assert await db.fetchval("SELECT count(*) FROM accounts") == 0
+
+
+async def _pending_events(
+    settings: Settings, tenants: Tenants, token_for: Callable[..., str], count: int
+) -> None:
+    api = ApiProcess(api_environment(settings))
+    try:
+        await asyncio.to_thread(api.wait_ready)
+        headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+            for i in range(count):
+                body = new_account(tenants.a, externalId=f"+1555111{i:04d}")
+                assert (await http.post("/api/accounts", json=body, headers=headers)).status_code == 201
+    finally:
+        api.stop()
+
+
+async def test_the_relay_exits_in_time_on_sigterm_while_kafka_is_down_and_keeps_its_rows(
+    settings: Settings, tenants: Tenants, token_for: Callable[..., str], db: asyncpg.Connection
+) -> None:
+    await _pending_events(settings, tenants, token_for, 3)
+    # Nothing listens there: every connection attempt to the "broker" fails.
+    relay = RelayProcess(
+        relay_environment(settings, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9", KAFKA_PUBLISH_TIMEOUT="3")
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = await asyncio.to_thread(relay.metrics)
+            tried_kafka = text and "accounts_relay_kafka_errors_total 0.0" not in text
+            if text and "accounts_relay_active 1.0" in text and tried_kafka:
+                break
+            await asyncio.sleep(0.3)
+        else:
+            raise AssertionError("the relay never became active:\n" + "\n".join(relay.lines))
+        relay.terminate()
+        signalled = time.monotonic()
+        code = await asyncio.to_thread(relay.wait_exit, 30)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        relay.stop()
+
+    assert code == 0
+    # Within the relay pods' terminationGracePeriodSeconds (30), with room to spare.
+    assert stopped_after < 3 + 5
+    rows = await db.fetch("SELECT published_at, parked_at, attempts FROM outbox")
+    assert len(rows) == 3
+    assert all(row["published_at"] is None and row["parked_at"] is None for row in rows)

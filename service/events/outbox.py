@@ -30,7 +30,9 @@ async def record_event(
     """Insert the event row and NOTIFY the relay; both take effect only if the transaction commits.
 
     `snapshot` is the account's plain-JSON read shape (never credentials); updates list their
-    changed field names in `changes`.
+    changed field names in `changes`. Call it after the statement that writes (and so locks) the
+    account row: that lock orders an account's changes, so its events' positions follow commit order,
+    which the relay relies on to publish them in order.
     """
     if not connection.is_in_transaction():
         raise RuntimeError("an event must be recorded in the transaction of its change")

@@ -59,17 +59,29 @@ class Relay:
                 await self._term(stop)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("relay lost the database (%s); connecting again", exc)
+            except Exception:
+                # Whatever went wrong, the rows are still pending: start over rather than stop relaying.
+                log.exception("relay failed; starting over")
             finally:
                 self.stats.active = False
             await _sleep(stop, _RECONNECT_DELAY)
 
     async def _term(self, stop: asyncio.Event) -> None:
         """One database connection's life: standby, then active, holding the lock on that connection."""
+        # If this host vanishes, the server must notice and free the lock for a standby; it waits
+        # longer than a batch can take (two publish timeouts), so a cut-off relay has finished
+        # sending before another one starts.
+        keepalive = int(2 * self._settings.kafka_publish_timeout) + 5
         connection = await asyncpg.connect(
             self._settings.database_url,
             timeout=_CONNECT_TIMEOUT,
             command_timeout=_QUERY_TIMEOUT,
-            server_settings={"application_name": "accounts-relay"},
+            server_settings={
+                "application_name": "accounts-relay",
+                "tcp_keepalives_idle": str(keepalive),
+                "tcp_keepalives_interval": "5",
+                "tcp_keepalives_count": "3",
+            },
         )
         try:
             if not await self._acquire(connection, stop):

@@ -45,6 +45,7 @@ WORKERS = requires(Role.WORKER)
 SEARCH = hydra.search_template(COLLECTION_IRI, SEARCH_VARIABLES)
 _ETAG = ResponseHeader(name="ETag", documentation_only=True, description='W/"<version>"')
 _WORKER_FIELDS = ("status", "status_reason")
+_LINK_RELATIONS = (("first", "first"), ("previous", "prev"), ("next", "next"), ("last", "last"))
 
 
 def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
@@ -115,6 +116,12 @@ def _item(fmt: Format, row: Any, status: int = 200, headers: dict[str, str] | No
     return hydra.respond(fmt, document, status, {"ETag": etag(row["version"]), **(headers or {})})
 
 
+def _links(view: dict[str, Any]) -> dict[str, str]:
+    """The view's page links as an RFC 8288 Link header: plain JSON collections have no `view`."""
+    links = [f'<{view[key]}>; rel="{rel}"' for key, rel in _LINK_RELATIONS if key in view]
+    return {"Link": ", ".join(links)}
+
+
 def _empty_body(request: AnyRequest, kind: type[T], accepted: tuple[str, ...]) -> T:
     """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
     return decode(b"", kind, request.headers.get("content-type"), accepted)
@@ -140,6 +147,13 @@ class AccountController(Controller):
         summary="Retrieves the collection of Account resources.",
         description="Returns all connected accounts across all integrations, filtered and paginated.",
         operation_class=COLLECTION_OPERATION,
+        response_headers=[
+            ResponseHeader(
+                name="Link",
+                documentation_only=True,
+                description='first/prev/next/last page links (rel="next" carries the next cursor)',
+            )
+        ],
         responses={
             200: success(list[Account], "Account collection"),
             **error_responses(400, 401, 403, 406),
@@ -164,7 +178,7 @@ class AccountController(Controller):
         document = hydra.collection(
             fmt, RESOURCE, COLLECTION_IRI, members, total=page.total, view=view, search=SEARCH
         )
-        return hydra.respond(fmt, document)
+        return hydra.respond(fmt, document, headers=_links(view))
 
     @get(
         "/{account_id:str}",

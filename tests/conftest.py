@@ -75,7 +75,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         from service.local.kafka import LocalKafka, java_available
 
         if not java_available():
-            pytest.fail("no Kafka for the tests: set KAFKA_BOOTSTRAP_SERVERS, run Docker, or install Java 17+")
+            pytest.fail(
+                "no Kafka for the tests: set KAFKA_BOOTSTRAP_SERVERS, run Docker, or install Java 17+"
+            )
         broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=0)
         try:
             yield broker.start()

@@ -46,7 +46,7 @@ def _integer(query: Mapping[str, Sequence[str]], name: str, default: int, low: i
 
 
 def parse_page(query: Mapping[str, Sequence[str]]) -> PageRequest:
-    """Read `page` (≥ 1) and `itemsPerPage` (1–100); anything else is a 400."""
+    """Read `page` (≥ 1) and `itemsPerPage` (1 to 100); anything else is a 400."""
     return PageRequest(
         page=_integer(query, "page", 1, 1, MAX_PAGE),
         items_per_page=_integer(query, "itemsPerPage", DEFAULT_ITEMS_PER_PAGE, 1, MAX_ITEMS_PER_PAGE),

@@ -67,5 +67,5 @@ async def test_failing_migration_rolls_back_and_is_not_recorded(empty_database: 
 async def test_badly_named_file_is_refused(tmp_path: Path) -> None:
     directory = _copy_migrations(tmp_path / "migrations")
     (directory / "add-things.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="must be named NNNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"must be named NNNN_name\.sql"):
         discover(directory)

@@ -142,6 +142,8 @@ def _with_connection(
             return _emit(asyncio.run(run()))
         except ProvisioningError as exc:
             return _fail(str(exc))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return _fail(f"the database cannot be used: {type(exc).__name__}: {exc}")
 
     return command
 

@@ -147,3 +147,19 @@ def test_worker_token(cli: Any, settings: Settings) -> None:
     claims = jwt.decode(minted["token"], options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 120
     assert minted["expiresAt"].endswith("+00:00")
+
+
+def test_unreachable_database_is_one_line() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "org", "create", "--name", "Nowhere"],
+        env=environment | {"DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/db"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: the database cannot be used:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "secret" not in result.stderr

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 _decode_value = msgspec.json.Decoder(AccountChange).decode
 _REQUIRED = ("ce_id", "ce_type", "ce_subject", "ce_accountversion")
 _FETCH_TIMEOUT_MS = 500
+_COMMIT_TIMEOUT = 10.0
 
 
 class NotAnAccountEvent(ValueError):
@@ -145,6 +146,8 @@ class AccountEventConsumer:
         self.state: AppliedState = state if state is not None else MemoryState()
         self.skipped = 0
         self._topics = list(topics)
+        self._handled: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
         self._start = start
         self._group_id = group_id
         # Subscribed only once the topics exist: asking a broker about a missing topic can create it
@@ -183,7 +186,20 @@ class AccountEventConsumer:
                 await self._seek_to_time(self._start)
 
     async def stop(self) -> None:
+        """Commit what was handled (with a group), then disconnect."""
+        try:
+            async with asyncio.timeout(_COMMIT_TIMEOUT):
+                await self.commit()
+        except Exception as exc:
+            log.warning("could not commit the handled offsets on stop: %s", exc)
         await self._consumer.stop()
+
+    async def commit(self) -> None:
+        """Commit the offsets of the events handled so far (a no-op without a group)."""
+        if self._group_id is not None and self._handled != self._committed:
+            handled = dict(self._handled)
+            await self._consumer.commit(handled)
+            self._committed = handled
 
     async def __aenter__(self) -> AccountEventConsumer:
         await self.start()
@@ -206,27 +222,31 @@ class AccountEventConsumer:
     async def events(self, *, until_end: bool = False) -> AsyncGenerator[AccountEvent, None]:
         """Yield new events as they come; with `until_end`, stop at the end offsets seen when called.
 
-        An event is remembered (and its offset committed, with a group) once the loop body that
-        received it has finished, so an event whose handling failed is offered again after a restart.
+        An event counts as handled once the loop body that received it has finished (the loop asks
+        for the next one): only then is it remembered and, with a group, its offset committed (before
+        the next fetch, and on stop). An event whose handling failed is offered again after a restart.
         """
         ends = await self._end_offsets() if until_end else {}
         while not until_end or await self._behind(ends):
+            await self.commit()
             batch = await self._consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS)
             for records in batch.values():
                 for record in records:
-                    try:
-                        event = parse_record(record)
-                    except NotAnAccountEvent as exc:
-                        where = f"{record.topic}:{record.partition}@{record.offset}"
-                        log.warning("skipping %s: %s", where, exc)
-                        continue
-                    if not is_new(self.state, event):
-                        self.skipped += 1
-                        continue
-                    yield event
-                    self.state.remember(event)
-            if batch and self._group_id is not None:
-                await self._consumer.commit()
+                    if (event := self._new_event(record)) is not None:
+                        yield event
+                        self.state.remember(event)
+                    self._handled[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    def _new_event(self, record: ConsumerRecord[bytes, bytes]) -> AccountEvent | None:
+        try:
+            event = parse_record(record)
+        except NotAnAccountEvent as exc:
+            log.warning("skipping %s:%d@%d: %s", record.topic, record.partition, record.offset, exc)
+            return None
+        if not is_new(self.state, event):
+            self.skipped += 1
+            return None
+        return event
 
     async def _end_offsets(self) -> dict[TopicPartition, int]:
         partitions = list(self._consumer.assignment())

@@ -193,3 +193,33 @@ async def test_the_example_worker_prints_the_live_accounts_then_follows_changes(
             worker.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(worker.wait(), 30) == 0
     assert str(removed) not in "".join(lines)
+
+
+async def test_with_a_group_handled_events_are_committed_and_not_offered_again(topics: Settings) -> None:
+    account = uuid.uuid4()
+    await _produce(topics, [_event(account, 1), _event(account, 2)])
+    servers, names, group = (
+        topics.kafka_bootstrap_servers,
+        [topics.kafka_events_topic],
+        f"g-{uuid.uuid4().hex}",
+    )
+
+    seen: list[int] = []
+
+    async def handle(consumer: AccountEventConsumer) -> None:
+        async for event in consumer:
+            seen.append(event.version)
+
+    async with AccountEventConsumer(servers, names, group_id=group) as first:
+        handling = asyncio.create_task(handle(first))
+        await wait_until(lambda: len(seen) == 2, timeout=60)
+        # The loop is waiting for a third event, so version 2 counts as handled; stop() commits it.
+        handling.cancel()
+        await asyncio.gather(handling, return_exceptions=True)
+    assert seen == [1, 2]
+
+    await _produce(topics, [_event(account, 3)])
+    # A fresh process (empty state) of the same group resumes after what the group handled.
+    async with AccountEventConsumer(servers, names, group_id=group) as second:
+        event = await asyncio.wait_for(anext(aiter(second)), 60)
+    assert event.version == 3

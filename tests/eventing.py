@@ -11,13 +11,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from service.accounts.representation import snapshot
 from service.events.outbox import record_event
 from service.events.relay import Relay
 from service.settings import Settings
@@ -69,32 +69,6 @@ async def insert_tenant(connection: asyncpg.Connection) -> Tenant:
         tenant.organization_id,
     )
     return tenant
-
-
-def _timestamp(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The plain-JSON read shape of an account row (SPEC "Account (read shape)" without @ keys)."""
-    return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "headline": row["headline"],
-        "avatar": row["avatar"],
-        "provider": row["provider"],
-        "type": row["type"],
-        "integration": f"/api/integrations/{row['integration']}",
-        "externalId": row["external_id"],
-        "client": f"/api/clients/{row['client_id']}",
-        "status": row["status"],
-        "statusReason": row["status_reason"],
-        "settings": row["settings"],
-        "metadata": row["metadata"],
-        "version": row["version"],
-        "createdAt": _timestamp(row["created_at"]),
-        "updatedAt": _timestamp(row["updated_at"]),
-    }
 
 
 _COLUMNS = {"name": "name", "status": "status", "metadata": "metadata", "headline": "headline"}

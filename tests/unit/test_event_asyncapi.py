@@ -9,6 +9,7 @@ from typing import Any, get_args
 import msgspec
 import pytest
 
+from service.accounts import representation
 from service.events import cloudevents
 from service.events.outbox import EventType
 from service.events.schema import AccountSnapshot, snapshot_fields
@@ -132,3 +133,15 @@ def test_payload_fields_are_the_account_snapshot_fields(doc: dict[str, Any]) -> 
     assert set(change["properties"]) == {*snapshot_fields(), "changes"}
     assert "changes" in change["required"]
     assert "credentials" not in snapshot["properties"]
+
+
+def test_payload_fields_and_changes_are_those_of_the_rest_read_shape(doc: dict[str, Any]) -> None:
+    row = {
+        "id": uuid.uuid4(), "name": "n", "headline": None, "avatar": None, "provider": "whatsapp",
+        "type": "whatsapp", "integration": "whatsapp", "external_id": None, "client_id": uuid.uuid4(),
+        "status": "connecting", "status_reason": None, "settings": {}, "metadata": {}, "version": 1,
+        "created_at": datetime.now(UTC), "updated_at": None,
+    }  # fmt: skip
+    assert list(representation.fields(row)) == snapshot_fields()
+    change = flatten(doc, doc["components"]["schemas"]["AccountChange"])
+    assert change["properties"]["changes"]["items"]["enum"] == list(representation.CHANGEABLE)

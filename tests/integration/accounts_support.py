@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,9 @@ import httpx
 from litestar.testing import AsyncTestClient
 
 from service.auth.principal import Principal
+from service.settings import Settings
 from tests.identity import Tenant
+from tests.integration.api_process import ApiProcess, api_environment
 
 # Never allowed to appear in a response, an event or a log line.
 CANARY = "canary-credential-5b8f0e2d"
@@ -98,3 +102,25 @@ async def outbox(db: asyncpg.Connection, account_id: str | None = None) -> list[
     )
     return [dict(row) | {"payload": json.loads(row["payload"])} for row in rows]
 
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real `accounts-service api` process on a free port, for requests that must run concurrently
+    (the in-process test client serves one request at a time)."""
+    process = ApiProcess(api_environment(settings))
+    try:
+        await asyncio.to_thread(process.wait_ready)
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
+            yield http
+    finally:
+        process.stop()
+
+
+async def wait_for_lock_waiters(db: asyncpg.Connection, count: int) -> None:
+    """Until `count` backends wait on a lock (PostgreSQL's own view, not a guess by sleeping)."""
+    for _ in range(500):
+        if await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted") >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} requests never reached the lock")

@@ -13,7 +13,6 @@ from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import (
     CANARY,
     JSON,
-    JSONLD,
     TIMESTAMP_PATTERN,
     UUID_PATTERN,
     Api,
@@ -28,7 +27,9 @@ def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type:
     return Api(client, token_for)
 
 
-async def test_owner_creates_an_account_in_json_ld(api: Api, tenants: Tenants, db: asyncpg.Connection) -> None:
+async def test_owner_creates_an_account_in_json_ld(
+    api: Api, tenants: Tenants, db: asyncpg.Connection
+) -> None:
     response = await api.create(tenants.a.owner, new_account(tenants.a))
 
     assert response.status_code == 201
@@ -69,7 +70,9 @@ async def test_owner_creates_an_account_in_json_ld(api: Api, tenants: Tenants, d
     assert CANARY not in response.text and CANARY not in str(event)
 
 
-async def test_customer_creates_an_account_for_its_own_client_in_plain_json(api: Api, tenants: Tenants) -> None:
+async def test_customer_creates_an_account_for_its_own_client_in_plain_json(
+    api: Api, tenants: Tenants
+) -> None:
     response = await api.create(tenants.a.customer, new_account(), JSON)
 
     assert response.status_code == 201
@@ -106,7 +109,7 @@ async def test_collection_in_both_formats(api: Api, tenants: Tenants) -> None:
     assert body["@id"] == "/api/accounts"
     assert body["@type"] == "Collection"
     assert body["totalItems"] == 2
-    assert [m["@id"] for m in body["member"]] == [f"/api/accounts/{first['id']}", f"/api/accounts/{second['id']}"]
+    assert [m["@id"] for m in body["member"]] == [f"/api/accounts/{a['id']}" for a in (first, second)]
     assert body["member"][0] == {"@id": f"/api/accounts/{first['id']}", "@type": "Account", **first}
     assert body["view"] == {
         "@id": "/api/accounts?page=1",
@@ -116,7 +119,8 @@ async def test_collection_in_both_formats(api: Api, tenants: Tenants) -> None:
     }
     assert body["search"]["@type"] == "IriTemplate"
     assert body["search"]["template"].startswith("/api/accounts{?integration,integration[],")
-    assert {m["variable"] for m in body["search"]["mapping"]} >= {"integration", "status[]", "name", "order[name]"}
+    variables = {m["variable"] for m in body["search"]["mapping"]}
+    assert variables >= {"integration", "status[]", "name", "order[name]"}
 
 
 async def test_owner_renames_and_the_version_and_event_follow(
@@ -125,7 +129,8 @@ async def test_owner_renames_and_the_version_and_event_follow(
     created = await api.created(tenants.a.owner, new_account(tenants.a))
     path = f"/api/accounts/{created['id']}"
 
-    response = await api.patch(tenants.a.owner, path, {"name": "Dwight Schrute", "metadata": {"desk": 2}}, JSON)
+    changes = {"name": "Dwight Schrute", "metadata": {"desk": 2}}
+    response = await api.patch(tenants.a.owner, path, changes, JSON)
 
     assert response.status_code == 200
     assert response.headers["etag"] == 'W/"2"'
@@ -165,7 +170,9 @@ async def test_delete_hides_the_account_and_destroys_its_credentials(
     assert (await api.create(tenants.a.owner, new_account(tenants.a))).status_code == 201
 
 
-async def test_worker_reads_the_decrypted_credentials(api: Api, tenants: Tenants, db: asyncpg.Connection) -> None:
+async def test_worker_reads_the_decrypted_credentials(
+    api: Api, tenants: Tenants, db: asyncpg.Connection
+) -> None:
     created = await api.created(tenants.b.customer, new_account())
     path = f"/api/accounts/{created['id']}/credentials"
 

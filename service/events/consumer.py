@@ -197,8 +197,12 @@ class AccountEventConsumer:
     async def commit(self) -> None:
         """Commit the offsets of the events handled so far (a no-op without a group)."""
         if self._group_id is not None and self._handled != self._committed:
+            # After a rebalance, only the partitions still ours may be committed.
+            assigned = self._consumer.assignment()
+            self._handled = {tp: offset for tp, offset in self._handled.items() if tp in assigned}
             handled = dict(self._handled)
-            await self._consumer.commit(handled)
+            if handled:
+                await self._consumer.commit(handled)
             self._committed = handled
 
     async def __aenter__(self) -> AccountEventConsumer:

@@ -71,4 +71,7 @@ class ConstraintViolations(Exception):
     violations: list[Violation] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return "\n".join(f"{v.property_path}: {v.message}" for v in self.violations)
+        # Like API Platform: a violation of the whole object (empty path) is shown without a prefix.
+        return "\n".join(
+            f"{v.property_path}: {v.message}" if v.property_path else v.message for v in self.violations
+        )

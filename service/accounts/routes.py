@@ -213,7 +213,15 @@ class AccountController(Controller):
         description="Connects a new account (e.g., WhatsApp, LinkedIn, etc.) to the inbox. The payload "
         "includes authentication and setup details. New accounts start `connecting`.",
         operation_class=CREATE_OPERATION,
-        response_headers=[_ETAG, ResponseHeader(name="Location", documentation_only=True)],
+        response_headers=[
+            _ETAG,
+            ResponseHeader(name="Location", documentation_only=True, description="IRI of the account"),
+            ResponseHeader(
+                name="Idempotent-Replayed",
+                documentation_only=True,
+                description='"true" when this is the stored answer to an earlier request with the same key',
+            ),
+        ],
         responses={
             201: success(Account, "Account resource created"),
             **error_responses(400, 401, 403, 406, 409, 415, 422),
@@ -236,6 +244,8 @@ class AccountController(Controller):
         location = iri(created.account_id)
         document = hydra.item(fmt, RESOURCE, location, created.document)
         headers = {"Location": location, "ETag": etag(created.document["version"])}
+        if created.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return hydra.respond(fmt, document, created.status, headers)
 
     @patch(

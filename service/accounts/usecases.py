@@ -40,6 +40,7 @@ class Created:
     status: int
     account_id: uuid.UUID
     document: dict[str, Any]
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class Accounts:
                     key = idempotency_key
                     stored = await idempotency.claim(connection, organization_id, key, fingerprint)
                     if stored is not None:
-                        return Created(stored.status, stored.account_id, stored.snapshot)
+                        return Created(stored.status, stored.account_id, stored.snapshot, replayed=True)
                 client_id = await self._client(connection, principal, requested_client, body.client)
                 integration = self._check_create(body, client_id)
                 assert client_id is not None and body.credentials is not None and body.name is not None

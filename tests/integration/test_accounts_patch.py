@@ -222,7 +222,9 @@ async def test_two_patches_with_one_etag_one_wins_one_is_412(
         conditional = {"Content-Type": MERGE_PATCH, "If-Match": etag}
         requests = [
             asyncio.create_task(
-                http.patch(path, content=httpx_json({"name": name}), headers=api.headers(who, JSON, **conditional))
+                http.patch(
+                    path, content=httpx_json({"name": name}), headers=api.headers(who, JSON, **conditional)
+                )
             )
             for who, name in ((tenants.a.owner, "first"), (tenants.a.customer, "second"))
         ]

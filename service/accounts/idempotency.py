@@ -20,7 +20,8 @@ _SQL = load_queries("service.accounts", "queries.sql")
 TTL_SECONDS = 24 * 3600
 # First half of the two-int advisory lock key: this service's idempotency keys ("ACCI").
 _LOCK_CLASS = 0x41434349
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_PATTERN = "^[\\x21-\\x7e]{1,255}$"
+_KEY = re.compile(KEY_PATTERN)
 
 IN_PROGRESS = "A request with this Idempotency-Key is still being processed; retry later."
 REUSED = "This Idempotency-Key was already used with a different request."

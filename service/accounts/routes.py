@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import ParamType
 from litestar.openapi.spec import OpenAPIType, Parameter, Schema
@@ -31,6 +30,7 @@ from service.web.openapi import (
     MergePatchBody,
     error_responses,
     linked_data_operation,
+    page_parameters,
     success,
 )
 from service.web.pagination import cursor_view, page_view
@@ -43,7 +43,7 @@ PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
 WORKERS = requires(Role.WORKER)
 
 SEARCH = hydra.search_template(COLLECTION_IRI, SEARCH_VARIABLES)
-_ETAG = ResponseHeader(name="ETag", documentation_only=True, description='W/"<version>"')
+_ETAG = {"ETag": 'W/"<version>": the version, for If-Match'}
 _WORKER_FIELDS = ("status", "status_reason")
 _LINK_RELATIONS = (("first", "first"), ("previous", "prev"), ("next", "next"), ("last", "last"))
 
@@ -57,10 +57,8 @@ def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
 _TEXT = Schema(type=OpenAPIType.STRING)
 _TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
 _ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
-_INTEGER = Schema(type=OpenAPIType.INTEGER, minimum=1)
 COLLECTION_PARAMETERS = (
-    _query_parameter("page", "The collection page number (default 1)", _INTEGER),
-    _query_parameter("itemsPerPage", "Items per page, 1 to 100 (default 30)", _INTEGER),
+    *page_parameters(),
     _query_parameter(
         "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
     ),
@@ -94,12 +92,24 @@ IdempotencyKey = Annotated[
         required=False,
         description="Up to 255 printable ASCII characters, per organization: a retry within 24 hours "
         "replays the first response; the same key with another body is 422, while the first runs 409",
+        schema_extra={"pattern": idempotency.KEY_PATTERN},
     ),
 ]
-COLLECTION_OPERATION = linked_data_operation(RESOURCE, COLLECTION_PARAMETERS)
-CREATE_OPERATION = linked_data_operation(RESOURCE)
-CHANGE_OPERATION = linked_data_operation(RESOURCE)
-ITEM_OPERATION = linked_data_operation(RESOURCE)
+COLLECTION_OPERATION = linked_data_operation(
+    RESOURCE,
+    COLLECTION_PARAMETERS,
+    {"Link": 'first/prev/next/last page links (rel="next" carries the next cursor)'},
+)
+CREATE_OPERATION = linked_data_operation(
+    RESOURCE,
+    headers={
+        **_ETAG,
+        "Location": "IRI of the account",
+        "Idempotent-Replayed": '"true" when this is the stored answer to an earlier request with the key',
+    },
+)
+ITEM_OPERATION = linked_data_operation(RESOURCE, headers=_ETAG)
+DELETE_OPERATION = linked_data_operation(RESOURCE)
 CREDENTIALS_OPERATION = linked_data_operation("AccountCredentials")
 
 
@@ -147,13 +157,6 @@ class AccountController(Controller):
         summary="Retrieves the collection of Account resources.",
         description="Returns all connected accounts across all integrations, filtered and paginated.",
         operation_class=COLLECTION_OPERATION,
-        response_headers=[
-            ResponseHeader(
-                name="Link",
-                documentation_only=True,
-                description='first/prev/next/last page links (rel="next" carries the next cursor)',
-            )
-        ],
         responses={
             200: success(list[Account], "Account collection"),
             **error_responses(400, 401, 403, 406),
@@ -187,7 +190,6 @@ class AccountController(Controller):
         description="Returns details of a specific connected account "
         "(e.g., WhatsApp number or LinkedIn login).",
         operation_class=ITEM_OPERATION,
-        response_headers=[_ETAG],
         responses={
             200: success(Account, "Account resource"),
             **error_responses(401, 403, 404, 406),
@@ -213,15 +215,6 @@ class AccountController(Controller):
         description="Connects a new account (e.g., WhatsApp, LinkedIn, etc.) to the inbox. The payload "
         "includes authentication and setup details. New accounts start `connecting`.",
         operation_class=CREATE_OPERATION,
-        response_headers=[
-            _ETAG,
-            ResponseHeader(name="Location", documentation_only=True, description="IRI of the account"),
-            ResponseHeader(
-                name="Idempotent-Replayed",
-                documentation_only=True,
-                description='"true" when this is the stored answer to an earlier request with the same key',
-            ),
-        ],
         responses={
             201: success(Account, "Account resource created"),
             **error_responses(400, 401, 403, 406, 409, 415, 422),
@@ -257,8 +250,7 @@ class AccountController(Controller):
         description="Updates configuration details for a connected account, such as access settings or "
         "metadata (JSON merge patch: absent keeps a field, null removes an optional one; settings and "
         "metadata are replaced whole). Workers may send only `status` and `statusReason`.",
-        operation_class=CHANGE_OPERATION,
-        response_headers=[_ETAG],
+        operation_class=ITEM_OPERATION,
         responses={
             200: success(Account, "Account resource updated"),
             **error_responses(
@@ -289,7 +281,7 @@ class AccountController(Controller):
         guards=[WRITERS],
         summary="Removes the Account resource.",
         description="Removes a connected account from the inbox system; its credentials are destroyed.",
-        operation_class=CHANGE_OPERATION,
+        operation_class=DELETE_OPERATION,
         responses=error_responses(401, 403, 404, 412),
     )
     async def remove(

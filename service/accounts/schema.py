@@ -7,6 +7,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.clients.iri import CLIENT_IRI_PATTERN
+
 Status = Literal["connecting", "connected", "disconnected", "error", "paused"]
 
 _NAME = Meta(description="Display name of the account (1 to 255 characters).")
@@ -35,7 +37,7 @@ _STATUS_REASON = Meta(description="Workers only: why the status changed (at most
 
 
 _AVATAR_RULE = Meta(max_length=2048, pattern="^https://", description=_AVATAR.description)
-_CLIENT_RULE = Meta(pattern="^/api/clients/[0-9a-fA-F-]{36}$", description=_CLIENT.description)
+_CLIENT_RULE = Meta(pattern=CLIENT_IRI_PATTERN, description=_CLIENT.description)
 
 
 class AccountWrite(msgspec.Struct, kw_only=True, rename="camel"):

@@ -10,6 +10,7 @@ import msgspec
 from litestar.dto import AbstractDTO
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIType,
     Operation,
@@ -114,10 +115,16 @@ def _linked_collection(items: Reference | Schema, resource: str) -> Schema:
     )
 
 
-def linked_data_operation(resource: str, parameters: Sequence[Parameter] = ()) -> type[Operation]:
+def linked_data_operation(
+    resource: str, parameters: Sequence[Parameter] = (), headers: Mapping[str, str] | None = None
+) -> type[Operation]:
     """An Operation class for handlers of `resource`: every `application/json` body (documented with the
     plain schema) also gets its `application/ld+json` twin, the format served by default; `parameters`
-    documents query and header parameters the handler reads itself."""
+    documents query parameters the handler reads itself, `headers` (name → description) the headers of
+    its success response."""
+    documented_headers = {
+        name: OpenAPIHeader(schema=_string(), description=text) for name, text in (headers or {}).items()
+    }
 
     @dataclass
     class LinkedDataOperation(Operation):
@@ -127,9 +134,16 @@ def linked_data_operation(resource: str, parameters: Sequence[Parameter] = ()) -
             body = self.request_body
             if isinstance(body, RequestBody) and JSON in body.content and JSONLD not in body.content:
                 body.content = {JSONLD: body.content[JSON], JSON: body.content[JSON]}
-            for status, response in (self.responses or {}).items():
+            responses = self.responses or {}
+            default_400 = responses.get("400")
+            if isinstance(default_400, SpecResponse) and PROBLEM_JSON not in (default_400.content or {}):
+                # Litestar's generic "validation exception" entry: this service never answers with it.
+                del responses["400"]
+            for status, response in responses.items():
                 if not status.startswith("2") or not isinstance(response, SpecResponse):
                     continue
+                if documented_headers:
+                    response.headers = {**(response.headers or {}), **documented_headers}
                 plain = response.content.get(JSON) if response.content else None
                 if plain is not None and plain.schema is not None:
                     linked = OpenAPIMediaType(schema=_twin(plain.schema, resource))

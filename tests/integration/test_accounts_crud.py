@@ -140,7 +140,19 @@ async def test_owner_renames_and_the_version_and_event_follow(
     assert body["version"] == 2
     assert re.match(TIMESTAMP_PATTERN, body["updatedAt"])
     assert body["headline"] == created["headline"]
-    events = await outbox(db, created["id"])
+    linked = await api.patch(tenants.a.customer, path, {"headline": None})
+    assert linked.status_code == 200 and linked.headers["etag"] == 'W/"3"'
+    assert linked.headers["content-type"].startswith("application/ld+json")
+    assert linked.json() == {
+        "@context": "/api/contexts/Account",
+        "@id": path,
+        "@type": "Account",
+        **body,
+        "headline": None,
+        "version": 3,
+        "updatedAt": linked.json()["updatedAt"],
+    }
+    events = (await outbox(db, created["id"]))[:2]
     assert [e["event_type"] for e in events] == ["account.connected", "account.updated"]
     assert events[1]["account_version"] == 2
     assert events[1]["payload"] == body | {"changes": ["name", "metadata"]}

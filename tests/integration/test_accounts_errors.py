@@ -278,6 +278,25 @@ async def test_ids_of_other_tenants_and_clients_are_404(
 
 
 @pytest.mark.usefixtures("no_new_events")
+async def test_problems_carry_json_ld_keys_only_when_json_ld_is_asked(api: Api, tenants: Tenants) -> None:
+    path = f"/api/accounts/{uuid.uuid4()}"
+    linked = _problem(await api.get(tenants.a.owner, path), 404, "Not Found")
+    assert linked == {
+        "@context": "/api/contexts/Error",
+        "@id": "/api/errors/404",
+        "@type": "Error",
+        "type": "/errors/404",
+        "title": "An error occurred",
+        "status": 404,
+        "detail": "Not Found",
+    }
+    plain = _problem(await api.get(tenants.a.owner, path, JSON), 404, "Not Found")
+    assert plain == {key: value for key, value in linked.items() if not key.startswith("@")}
+    forbidden = _problem(await api.get(tenants.a.viewer, f"{path}/credentials", JSON), 403, "Access Denied.")
+    assert not [key for key in forbidden if key.startswith("@")]
+
+
+@pytest.mark.usefixtures("no_new_events")
 @pytest.mark.parametrize("account_id", [str(uuid.uuid4()), "not-a-uuid", "1", "%00"])
 async def test_unknown_ids_are_404(api: Api, tenants: Tenants, account_id: str) -> None:
     path = f"/api/accounts/{account_id}"

@@ -44,6 +44,16 @@ class Created:
 
 
 @dataclass(frozen=True, slots=True)
+class _NewAccount:
+    """What a valid POST body guarantees."""
+
+    integration: Integration
+    client_id: uuid.UUID
+    name: str
+    credentials: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     rows: list[asyncpg.Record]
     total: int | None
@@ -125,19 +135,18 @@ class Accounts:
                     if stored is not None:
                         return Created(stored.status, stored.account_id, stored.snapshot, replayed=True)
                 client_id = await self._client(connection, principal, requested_client, body.client)
-                integration = self._check_create(body, client_id)
-                assert client_id is not None and body.credentials is not None and body.name is not None
+                valid = self._check_create(body, client_id)
                 account_id = uuid.uuid4()
-                sealed = self.cipher.seal(account_id, body.credentials)
+                sealed = self.cipher.seal(account_id, valid.credentials)
                 row = await connection.fetchrow(
                     _SQL["insert_account"],
                     account_id,
                     organization_id,
-                    client_id,
-                    integration.slug,
-                    integration.provider,
-                    integration.type,
-                    body.name,
+                    valid.client_id,
+                    valid.integration.slug,
+                    valid.integration.provider,
+                    valid.integration.type,
+                    valid.name,
                     body.headline,
                     body.avatar,
                     body.external_id,
@@ -260,7 +269,7 @@ class Accounts:
             raise BadRequest(f'Item not found for "{iri}".')
         return requested
 
-    def _check_create(self, body: AccountCreate, client_id: uuid.UUID | None) -> Integration:
+    def _check_create(self, body: AccountCreate, client_id: uuid.UUID | None) -> _NewAccount:
         """Every violation of a new account at once (422), like Symfony's validator."""
         if body.status is not None and body.status != "paused":
             raise BadRequest('The "status" attribute is read-only: a new account may only start "paused".')
@@ -278,9 +287,9 @@ class Accounts:
             rules.check_credentials(integration, body.credentials, found)
         elif body.credentials is None:
             found.append(Violation("credentials", rules.NULL, rules.NOT_NULL))
-        if found or integration is None:
+        if found or integration is None or client_id is None or body.name is None or body.credentials is None:
             raise ConstraintViolations(found)
-        return integration
+        return _NewAccount(integration, client_id, body.name, body.credentials)
 
     def _check_integration(self, reference: str | None, found: list[Violation]) -> Integration | None:
         if reference is None:

@@ -8,7 +8,9 @@ from service.errors import BadRequest
 
 PREFIX = "/api/clients/"
 # How the document describes a client IRI: the prefix and a UUID in its canonical form.
-CLIENT_IRI_PATTERN = "^/api/clients/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+CLIENT_IRI_PATTERN = (
+    "^/api/clients/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 
 def client_iri(client_id: uuid.UUID) -> str:

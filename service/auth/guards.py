@@ -31,14 +31,15 @@ def requires(*roles: Role) -> Guard:
     """A guard letting through callers holding any of `roles`."""
     allowed = frozenset(roles)
 
-    def guard(connection: Connection, _: BaseRouteHandler) -> None:
+    # Async on purpose: Litestar runs a sync guard in a worker thread, a thread hop on every request.
+    async def guard(connection: Connection, _: BaseRouteHandler) -> None:
         if not current_principal(connection).has_any(*allowed):
             raise Forbidden(ACCESS_DENIED)
 
     return guard
 
 
-def requires_api_key(connection: Connection, _: BaseRouteHandler) -> None:
+async def requires_api_key(connection: Connection, _: BaseRouteHandler) -> None:
     """Only an organization's API key (its backend), not a user's token, may call the operation."""
     current_principal(connection)
     if connection.scope.get("auth") is not Credential.API_KEY:

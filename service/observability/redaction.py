@@ -35,8 +35,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Each pattern above needs one of these (case-folded) to match. Most lines, access log lines among them,
+# hold none, and skip the regular expressions: they were a tenth of a read's CPU.
+_MARKERS = (
+    "-----begin", "bearer", "basic", "eyj", "://", "pass", "secret", "token", "authorization",
+    "apikey", "api-key", "api_key", "credential",
+)
+
+
 def redact(text: str) -> str:
     """The text with every secret-looking part replaced by a mask."""
+    folded = text.casefold()
+    if not any(marker in folded for marker in _MARKERS):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -28,6 +28,13 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Release without a reset query: asyncpg has already rolled back any open transaction."""
+    # The default reset (advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL) is one more round trip on
+    # every request. Pooled connections never change session state: settings are fixed at connect time,
+    # and locks, cursors and SET LOCAL end with their transaction.
+
+
 async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     """Open the pool with server-side timeouts so no statement or idle transaction runs forever."""
     options: dict[str, Any] = {
@@ -38,6 +45,7 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
         "command_timeout": settings.db_statement_timeout_ms / 1000 + 1,
         "max_inactive_connection_lifetime": 300.0,
         "init": _init_connection,
+        "reset": _keep_session,
         "server_settings": {
             "application_name": "accounts-service",
             "statement_timeout": str(settings.db_statement_timeout_ms),

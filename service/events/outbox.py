@@ -49,6 +49,6 @@ async def record_event(
         client_id,
         account_version,
         payload,
+        CHANNEL,
     )
-    await connection.execute(_SQL["notify"], CHANNEL)
     return event_id

@@ -32,6 +32,7 @@ from service.web.openapi import (
     linked_data_operation,
     page_parameters,
     success,
+    with_item_links,
 )
 from service.web.pagination import cursor_view, page_view
 
@@ -111,6 +112,13 @@ CREATE_OPERATION = linked_data_operation(
 ITEM_OPERATION = linked_data_operation(RESOURCE, headers=_ETAG)
 DELETE_OPERATION = linked_data_operation(RESOURCE)
 CREDENTIALS_OPERATION = linked_data_operation("AccountCredentials")
+# What a created account's id opens: the item operations, as OpenAPI links from the 201 answer.
+ITEM_LINKS = {
+    "GetAccount": ("/api/accounts/{account_id}", "get", "account_id"),
+    "UpdateAccount": ("/api/accounts/{account_id}", "patch", "account_id"),
+    "RemoveAccount": ("/api/accounts/{account_id}", "delete", "account_id"),
+    "GetAccountCredentials": ("/api/accounts/{account_id}/credentials", "get", "account_id"),
+}
 
 
 def _account_id(text: str) -> uuid.UUID:
@@ -214,7 +222,7 @@ class AccountController(Controller):
         summary="Creates a Account resource.",
         description="Connects a new account (e.g., WhatsApp, LinkedIn, etc.) to the inbox. The payload "
         "includes authentication and setup details. New accounts start `connecting`.",
-        operation_class=CREATE_OPERATION,
+        operation_class=with_item_links(CREATE_OPERATION, ITEM_LINKS),
         responses={
             201: success(Account, "Account resource created"),
             **error_responses(400, 401, 403, 406, 409, 415, 422),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 from litestar import Request, Response, post
@@ -15,7 +15,7 @@ from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.refresh import refused
 from service.auth.tokens import TokenService
-from service.clients.iri import item_not_found, parse_client_iri
+from service.clients.iri import CLIENT_IRI_PATTERN, item_not_found, parse_client_iri
 from service.db.pool import Database
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.settings import Settings
@@ -30,7 +30,16 @@ TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
 MAX_SUBJECT = 255
 
 
+class Credentials(msgspec.Struct):
+    """The login body as documented: both keys are required strings (missing or null is a 400)."""
+
+    username: str
+    password: str
+
+
 class LoginRequest(msgspec.Struct):
+    __openapi__: ClassVar[type] = Credentials
+
     username: str | None = None
     password: str | None = None
 
@@ -39,11 +48,22 @@ class RefreshRequest(msgspec.Struct):
     refresh_token: str | None = None
 
 
+_CLIENT = 'IRI of one of the organization\'s clients, "/api/clients/{id}"'
+_SUBJECT = "The host application's user id (1 to 255 characters)"
+
+
+class CustomerTokenForm(msgspec.Struct):
+    """The customer token body as documented; anything but a client IRI is a 400."""
+
+    client: Annotated[str, msgspec.Meta(pattern=CLIENT_IRI_PATTERN, description=_CLIENT)]
+    subject: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SUBJECT, description=_SUBJECT)]
+
+
 class CustomerTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
-    client: Annotated[
-        str, msgspec.Meta(description='IRI of one of the organization\'s clients, "/api/clients/{id}"')
-    ]
-    subject: Annotated[str, msgspec.Meta(description="The host application's user id (1 to 255 characters)")]
+    __openapi__: ClassVar[type] = CustomerTokenForm
+
+    client: Annotated[str, msgspec.Meta(description=_CLIENT)]
+    subject: Annotated[str, msgspec.Meta(description=_SUBJECT)]
 
 
 class TokenPairView(msgspec.Struct):

@@ -22,7 +22,15 @@ from service.db.pool import Database
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
 from service.web.formats import negotiate
-from service.web.openapi import JsonBody, MergePatchBody, error_responses, linked_data_operation, success
+from service.web.openapi import (
+    JsonBody,
+    MergePatchBody,
+    error_responses,
+    linked_data_operation,
+    page_parameters,
+    success,
+    with_item_links,
+)
 from service.web.pagination import page_view, parse_page
 
 T = TypeVar("T")
@@ -43,12 +51,19 @@ def _query_parameter(name: str, description: str, kind: OpenAPIType) -> Paramete
 COLLECTION_OPERATION = linked_data_operation(
     RESOURCE,
     (
-        _query_parameter("page", "The collection page number (default 1)", OpenAPIType.INTEGER),
-        _query_parameter("itemsPerPage", "Items per page, 1 to 100 (default 30)", OpenAPIType.INTEGER),
+        *page_parameters(),
         _query_parameter("name", "Case-insensitive substring of the name", OpenAPIType.STRING),
     ),
 )
 ITEM_OPERATION = linked_data_operation(RESOURCE)
+CREATE_OPERATION = with_item_links(
+    ITEM_OPERATION,
+    {
+        "GetClient": ("/api/clients/{client_id}", "get", "client_id"),
+        "UpdateClient": ("/api/clients/{client_id}", "patch", "client_id"),
+        "RemoveClient": ("/api/clients/{client_id}", "delete", "client_id"),
+    },
+)
 
 
 def _query(request: AnyRequest) -> dict[str, list[str]]:
@@ -124,7 +139,7 @@ class ClientController(Controller):
         dto=JsonBody[ClientCreate],
         return_dto=None,
         summary="Creates a Client resource.",
-        operation_class=ITEM_OPERATION,
+        operation_class=CREATE_OPERATION,
         response_headers=[_LOCATION],
         responses={
             201: success(ClientView, "Client resource created"),

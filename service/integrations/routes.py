@@ -15,13 +15,14 @@ from service.errors import NotFound
 from service.integrations.catalog import IRI_PREFIX, Catalog, Integration
 from service.web import hydra
 from service.web.formats import negotiate
-from service.web.openapi import SECURITY, error_responses, linked_data_operation, success
+from service.web.openapi import SECURITY, error_responses, linked_data_operation, page_parameters, success
 from service.web.pagination import page_view, parse_page
 
 RESOURCE = "Integration"
 COLLECTION_IRI = "/api/integrations"
 READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
 OPERATION = linked_data_operation(RESOURCE)
+COLLECTION_OPERATION = linked_data_operation(RESOURCE, page_parameters())
 
 
 def fields(catalog: Catalog, integration: Integration) -> dict[str, Any]:
@@ -48,7 +49,7 @@ class IntegrationController(Controller):
         "/",
         summary="Retrieves the collection of Integration resources.",
         description="Every integration, with whether it accepts new accounts and the credentials it needs.",
-        operation_class=OPERATION,
+        operation_class=COLLECTION_OPERATION,
         responses={
             200: success(list[IntegrationShape], "Integration collection"),
             **error_responses(400, 401, 403, 406),

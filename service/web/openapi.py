@@ -11,6 +11,7 @@ from litestar.dto import AbstractDTO
 from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
+    Link,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIType,
@@ -62,7 +63,18 @@ class JsonBody(AbstractDTO[T]):
     def create_openapi_schema(
         cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
     ) -> Reference | Schema:
-        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.documented_type()))
+        field = FieldDefinition.from_annotation(cls.documented_type())
+        documented = schema_creator.for_field_definition(field)
+        config = getattr(cls.model_type, "__struct_config__", None)
+        if config is not None and config.forbid_unknown_fields:
+            # The decoder refuses unknown fields (400); the document must say so, or clients send them.
+            schema = (
+                schema_creator.schema_registry.from_reference(documented).schema
+                if isinstance(documented, Reference)
+                else documented
+            )
+            schema.additional_properties = False
+        return documented
 
     @classmethod
     def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
@@ -173,6 +185,31 @@ def linked_data_operation(
 
     LinkedDataOperation.__name__ = f"{resource}Operation"
     return LinkedDataOperation
+
+
+def with_item_links(
+    operation: type[Operation], targets: Mapping[str, tuple[str, str, str]]
+) -> type[Operation]:
+    """`operation` whose 201 answer links to what can be done with the created item (OpenAPI links):
+    `targets` maps a link name to (path, method, path parameter filled with the body's `id`)."""
+    links = {
+        name: Link(
+            operation_ref=f"#/paths/{path.replace('~', '~0').replace('/', '~1')}/{method}",
+            parameters={parameter: "$response.body#/id"},
+        )
+        for name, (path, method, parameter) in targets.items()
+    }
+
+    @dataclass
+    class LinkedOperation(operation):  # type: ignore[valid-type,misc]
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            created = (self.responses or {}).get("201")
+            if isinstance(created, SpecResponse):
+                created.links = {**(created.links or {}), **links}
+
+    LinkedOperation.__name__ = operation.__name__
+    return LinkedOperation
 
 
 def _twin(plain: Reference | Schema, resource: str) -> Schema:

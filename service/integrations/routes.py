@@ -43,10 +43,11 @@ class IntegrationController(Controller):
     path = COLLECTION_IRI
     tags = ["Integration"]  # noqa: RUF012 - Litestar reads it as a class attribute
     security = SECURITY
-    guards = [READERS]  # noqa: RUF012
 
+    # Guards on the handlers, not the controller: the automatic OPTIONS handler must not need credentials.
     @get(
         "/",
+        guards=[READERS],
         summary="Retrieves the collection of Integration resources.",
         description="Every integration, with whether it accepts new accounts and the credentials it needs.",
         operation_class=COLLECTION_OPERATION,
@@ -69,6 +70,7 @@ class IntegrationController(Controller):
 
     @get(
         "/{slug:str}",
+        guards=[READERS],
         summary="Retrieves a Integration resource.",
         description="One integration, by slug.",
         operation_class=OPERATION,

@@ -106,3 +106,9 @@ def test_links_of_created_items_point_at_documented_operations(document: dict[st
             assert set(link["parameters"]) == names, (path, method, link)
             linked += 1
     assert linked == 7
+
+
+async def test_options_needs_no_credentials(client: Client, document: dict[str, Any]) -> None:
+    for path in document["paths"]:
+        response = await client.options(_concrete(path))
+        assert response.status_code == 204, path

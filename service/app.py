@@ -26,6 +26,7 @@ from service.events.probe import KafkaProbe
 from service.observability.operations import Operations
 from service.settings import Settings, load_settings
 from service.web import health
+from service.web.allow import complete_allow_header
 from service.web.problems import exception_handlers
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         logging_config=None,
         middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,
+        before_send=[complete_allow_header],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Accounts API",

@@ -112,3 +112,10 @@ async def test_options_needs_no_credentials(client: Client, document: dict[str, 
     for path in document["paths"]:
         response = await client.options(_concrete(path))
         assert response.status_code == 204, path
+
+
+async def test_options_lists_every_method_of_the_path(client: Client, document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        response = await client.options(_concrete(path))
+        allowed = {method.strip() for method in response.headers["allow"].split(",")}
+        assert allowed == {method.upper() for method in item if method in METHODS} | {"OPTIONS"}, path

@@ -35,7 +35,8 @@ def decode(raw: bytes, kind: type[T], content_type: str | None, accepted: tuple[
         return msgspec.json.decode(raw, type=kind, strict=True)
     except msgspec.ValidationError as exc:
         raise BadRequest(describe(exc)) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # msgspec reports invalid UTF-8 inside a string as a UnicodeDecodeError: still not valid JSON.
         raise BadRequest("Syntax error: the request body is not valid JSON.") from None
 
 

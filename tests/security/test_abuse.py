@@ -1,0 +1,131 @@
+"""Abusive input on every operation the OpenAPI document lists: refused with the right 4xx, never a 500,
+and nothing stored. Oversize bodies, deep nesting, long strings, invalid UTF-8, NUL, huge page sizes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.identity import PASSWORD, Tenants
+from tests.integration.accounts_support import new_account
+from tests.security.support import row_counts
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+JSON_BODY = {"Content-Type": "application/json"}
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+# A login or refresh body that is not malformed (400) is a wrong login (401, then 429 once throttled).
+LOGIN_REFUSALS = frozenset({400, 401, 429})
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A documented operation with a JSON body: its caller and a body it accepts, on rows that exist."""
+
+    method: str
+    template: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    refusals: frozenset[int] = frozenset({400})
+
+    async def send(self, client: Client, content: bytes) -> Any:
+        return await client.request(self.method, self.path, content=content, headers=self.headers)
+
+
+@pytest.fixture
+async def document(client: Client) -> dict[str, Any]:
+    body: dict[str, Any] = (await client.get("/api/docs/openapi.json")).json()
+    return body
+
+
+@pytest.fixture
+async def operations(client: Client, tenants: Tenants, token_for: Callable[..., str]) -> list[Operation]:
+    owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+    created = await client.post("/api/accounts", json=new_account(tenants.a), headers=owner)
+    assert created.status_code == 201, created.text
+    account = f"/api/accounts/{created.json()['id']}"
+    login = await client.post(
+        "/authentication/login_check", json={"username": tenants.b.owner_username, "password": PASSWORD}
+    )
+    client_path = f"/api/clients/{tenants.a.client_ids[1]}"
+    api_key = {"X-API-KEY": tenants.a.api_key}
+    return [
+        Operation("POST", "/api/accounts", "/api/accounts", owner | JSON_BODY,
+                  new_account(tenants.a, externalId="+15550001")),
+        Operation("PATCH", "/api/accounts/{account_id}", account, owner | MERGE_PATCH,
+                  {"name": "n", "settings": {"a": "b"}, "credentials": {"accessToken": "t"}}),
+        Operation("POST", "/api/clients", "/api/clients", owner | JSON_BODY,
+                  {"name": "n", "website": "https://n.example"}),
+        Operation("PATCH", "/api/clients/{client_id}", client_path, owner | MERGE_PATCH,
+                  {"name": "n", "website": "https://n.example"}),
+        Operation("POST", "/api/tokens", "/api/tokens", api_key | JSON_BODY,
+                  {"client": client_path, "subject": "host-user"}),
+        Operation("POST", "/authentication/login_check", "/authentication/login_check", JSON_BODY,
+                  {"username": tenants.a.viewer_username, "password": PASSWORD}, LOGIN_REFUSALS),
+        Operation("POST", "/authentication/token/refresh", "/authentication/token/refresh", JSON_BODY,
+                  {"refresh_token": login.json()["refresh_token"]}, LOGIN_REFUSALS),
+    ]  # fmt: skip
+
+
+def test_every_operation_with_a_body_is_abused(document: dict[str, Any], operations: list[Operation]) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    }
+    assert documented == {(operation.method, operation.template) for operation in operations}
+
+
+def _strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], bool]]:
+    """Every string in a JSON value: (path to it, whether it is an object key)."""
+    if isinstance(value, str):
+        yield path, False
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield (*path, key), True
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
+def _replaced(body: Any, path: tuple[Any, ...], is_key: bool, change: Callable[[str], str]) -> Any:
+    """A copy of `body` with the string at `path` (or the key naming it) changed."""
+    copy = json.loads(json.dumps(body))
+    *parents, last = path
+    container = copy
+    for step in parents:
+        container = container[step]
+    if is_key:
+        container[change(last)] = container.pop(last)
+    else:
+        container[last] = change(container[last])
+    return copy
+
+
+async def _refused(
+    client: Client, db: asyncpg.Connection, operation: Operation, content: bytes, allowed: set[int]
+) -> int:
+    before = await row_counts(db)
+    response = await operation.send(client, content)
+    assert response.status_code in allowed, (operation.template, response.status_code, response.text[:300])
+    assert await row_counts(db) == before, f"{operation.method} {operation.template} changed rows"
+    return int(response.status_code)
+
+
+async def test_invalid_utf8_anywhere_in_a_string_is_a_syntax_error(
+    client: Client, db: asyncpg.Connection, operations: list[Operation]
+) -> None:
+    for operation in operations:
+        for path, is_key in _strings(operation.body):
+            body = _replaced(operation.body, path, is_key, lambda text: text + "\udcff")
+            content = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogateescape")
+            assert b"\xff" in content
+            await _refused(client, db, operation, content, set(operation.refusals))

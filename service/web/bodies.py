@@ -14,6 +14,12 @@ T = TypeVar("T")
 JSON_TYPES = ("application/ld+json", "application/json")
 MERGE_PATCH = ("application/merge-patch+json",)
 
+# Deeper JSON is refused before decoding: decoding, validation, encoding and jsonb all recurse, and the
+# first to run out of stack would answer 500. Settings and metadata never need more.
+MAX_DEPTH = 64
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
+
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
 _WRONG_TYPE = re.compile(r"^Expected `([^`]*)`, got `([^`]*)`(?: - at `\$\.?([^`]*)`)?$")
 _AT = re.compile(r"^(.*) - at `\$\.?([^`]*)`$")
@@ -31,6 +37,8 @@ def check_media_type(content_type: str | None, accepted: tuple[str, ...]) -> Non
 def decode(raw: bytes, kind: type[T], content_type: str | None, accepted: tuple[str, ...] = JSON_TYPES) -> T:
     """Decode a body into `kind`; every failure is a 400 (or 415) that says what is wrong."""
     check_media_type(content_type, accepted)
+    if nested_deeper_than(raw, MAX_DEPTH):
+        raise BadRequest(f"The request body is nested more than {MAX_DEPTH} levels deep.")
     try:
         return msgspec.json.decode(raw, type=kind, strict=True)
     except msgspec.ValidationError as exc:
@@ -38,6 +46,31 @@ def decode(raw: bytes, kind: type[T], content_type: str | None, accepted: tuple[
     except (msgspec.DecodeError, UnicodeDecodeError):
         # msgspec reports invalid UTF-8 inside a string as a UnicodeDecodeError: still not valid JSON.
         raise BadRequest("Syntax error: the request body is not valid JSON.") from None
+
+
+def nested_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether JSON text opens more than `limit` arrays or objects inside each other (strings skipped)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == _BACKSLASH:
+                escaped = True
+            elif byte == _QUOTE:
+                in_string = False
+        elif byte == _QUOTE:
+            in_string = True
+        elif byte in _OPENING:
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in _CLOSING:
+            depth -= 1
+    return False
 
 
 def describe(exc: msgspec.ValidationError) -> str:

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from service.web.bodies import MAX_DEPTH
 from tests.identity import PASSWORD, Tenants
 from tests.integration.accounts_support import new_account
 from tests.security.support import row_counts
@@ -129,3 +130,30 @@ async def test_invalid_utf8_anywhere_in_a_string_is_a_syntax_error(
             content = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogateescape")
             assert b"\xff" in content
             await _refused(client, db, operation, content, set(operation.refusals))
+
+
+def _nested(depth: int) -> str:
+    """JSON text of `depth` objects inside each other."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+async def test_deeply_nested_json_is_refused_before_it_is_decoded(
+    client: Client, db: asyncpg.Connection, operations: list[Operation]
+) -> None:
+    for operation in operations:
+        for key in operation.body:
+            for depth in (MAX_DEPTH, 5_000):
+                # The body itself is one level: the value takes it past the limit.
+                text = json.dumps(operation.body | {key: "NESTED"}).replace('"NESTED"', _nested(depth))
+                await _refused(client, db, operation, text.encode(), {400})
+
+
+async def test_json_as_deep_as_the_limit_is_accepted(
+    client: Client, tenants: Tenants, token_for: Callable[..., str]
+) -> None:
+    owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+    body = json.dumps(new_account(tenants.a, metadata="NESTED"))
+    text = body.replace('"NESTED"', _nested(MAX_DEPTH - 1))
+    response = await client.post("/api/accounts", content=text.encode(), headers=owner | JSON_BODY)
+    assert response.status_code == 201, response.text
+    assert response.json()["metadata"] == json.loads(_nested(MAX_DEPTH - 1))

@@ -19,6 +19,7 @@ from service.clients.iri import client_iri
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
 from service.clients.schema import ClientCreate, ClientPatch
 from service.db.pool import Database
+from service.errors import BadRequest
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
 from service.web.formats import negotiate
@@ -67,7 +68,11 @@ CREATE_OPERATION = with_item_links(
 
 
 def _query(request: AnyRequest) -> dict[str, list[str]]:
-    return {key: request.query_params.getall(key) for key in request.query_params}
+    query = {key: request.query_params.getall(key) for key in request.query_params}
+    # PostgreSQL text cannot hold NUL: refused here, it would fail the query as a 500.
+    if any("\x00" in value for values in query.values() for value in values):
+        raise BadRequest("Query parameters must not contain NUL characters.")
+    return query
 
 
 def _single(query: dict[str, list[str]], name: str) -> str | None:

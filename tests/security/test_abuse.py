@@ -157,3 +157,23 @@ async def test_json_as_deep_as_the_limit_is_accepted(
     response = await client.post("/api/accounts", content=text.encode(), headers=owner | JSON_BODY)
     assert response.status_code == 201, response.text
     assert response.json()["metadata"] == json.loads(_nested(MAX_DEPTH - 1))
+
+
+def _query_parameters(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(collection path, parameter) for every query parameter of every documented GET."""
+    for path, item in document["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            if parameter["in"] == "query":
+                yield path, parameter
+
+
+async def test_nul_in_any_query_parameter_is_a_400(
+    client: Client, document: dict[str, Any], tenants: Tenants, token_for: Callable[..., str]
+) -> None:
+    owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}"}
+    checked = set()
+    for path, parameter in _query_parameters(document):
+        response = await client.get(path, params={parameter["name"]: "a\x00b"}, headers=owner)
+        assert response.status_code == 400, (path, parameter["name"], response.text)
+        checked.add(path)
+    assert checked == {"/api/accounts", "/api/clients", "/api/integrations"}

@@ -182,6 +182,9 @@ async def customer_token(
     """With the organization's X-API-KEY: a ROLE_CUSTOMER token scoped to one of its clients."""
     body = _body(request, data, CustomerTokenRequest)
     client_id = parse_client_iri(body.client)
+    if "\x00" in body.subject:
+        # Refused like NUL in every other field: a host user id never holds one, and logs would carry it.
+        raise BadRequest('The "subject" attribute must not contain NUL characters.')
     subject = body.subject.strip()
     if not subject:
         raise ConstraintViolations([Violation("subject", "This value should not be blank.", NOT_BLANK)])

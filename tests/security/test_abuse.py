@@ -177,3 +177,12 @@ async def test_nul_in_any_query_parameter_is_a_400(
         assert response.status_code == 400, (path, parameter["name"], response.text)
         checked.add(path)
     assert checked == {"/api/accounts", "/api/clients", "/api/integrations"}
+
+async def test_nul_in_any_string_of_any_body_is_refused(
+    client: Client, db: asyncpg.Connection, operations: list[Operation]
+) -> None:
+    for operation in operations:
+        for path, is_key in _strings(operation.body):
+            body = _replaced(operation.body, path, is_key, lambda text: f"{text}\x00")
+            await _refused(client, db, operation, json.dumps(body).encode(), set(operation.refusals))
+

@@ -3,6 +3,7 @@ and nothing stored. Oversize bodies, deep nesting, long strings, invalid UTF-8, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from service.app import MAX_BODY_BYTES
 from service.web.bodies import MAX_DEPTH
 from tests.identity import PASSWORD, Tenants
 from tests.integration.accounts_support import new_account
@@ -178,6 +180,7 @@ async def test_nul_in_any_query_parameter_is_a_400(
         checked.add(path)
     assert checked == {"/api/accounts", "/api/clients", "/api/integrations"}
 
+
 async def test_nul_in_any_string_of_any_body_is_refused(
     client: Client, db: asyncpg.Connection, operations: list[Operation]
 ) -> None:
@@ -186,3 +189,60 @@ async def test_nul_in_any_string_of_any_body_is_refused(
             body = _replaced(operation.body, path, is_key, lambda text: f"{text}\x00")
             await _refused(client, db, operation, json.dumps(body).encode(), set(operation.refusals))
 
+
+async def test_long_strings_are_refused_and_not_stored(
+    client: Client, db: asyncpg.Connection, operations: list[Operation]
+) -> None:
+    for operation in operations:
+        for path, is_key in _strings(operation.body):
+            body = _replaced(operation.body, path, is_key, lambda text: text + "x" * 100_000)
+            await _refused(client, db, operation, json.dumps(body).encode(), {*operation.refusals, 422})
+
+
+async def test_bodies_over_the_cap_are_413(
+    client: Client, db: asyncpg.Connection, operations: list[Operation]
+) -> None:
+    for operation in operations:
+        # Valid JSON up to the end, so only its size is wrong.
+        padding = "x" * (MAX_BODY_BYTES - len(json.dumps(operation.body)))
+        content = json.dumps(operation.body | {"padding": padding}).encode()
+        assert len(content) > MAX_BODY_BYTES
+        await _refused(client, db, operation, content, {413})
+        response = await operation.send(client, content)
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("value", ["101", "1000000", "1" + "0" * 40, "0", "-1", "1e3", "", "0x10", "½"])
+async def test_page_sizes_outside_the_cap_are_400(
+    client: Client, document: dict[str, Any], tenants: Tenants, token_for: Callable[..., str], value: str
+) -> None:
+    owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}"}
+    sized = [path for path, parameter in _query_parameters(document) if parameter["name"] == "itemsPerPage"]
+    assert sized == ["/api/accounts", "/api/integrations", "/api/clients"]
+    for path in sized:
+        response = await client.get(path, params={"itemsPerPage": value}, headers=owner)
+        assert response.status_code == 400, (path, value, response.text)
+        assert "itemsPerPage" in response.json()["detail"]
+
+
+async def test_a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit(
+    client: Client, tenants: Tenants, db: asyncpg.Connection
+) -> None:
+    """Login brute force: 30 guesses at once, under every spelling of the username the lookup accepts."""
+    username = tenants.a.owner_username
+
+    async def guess(index: int) -> int:
+        spelled = username.upper() if index % 2 else username
+        body = {"username": spelled, "password": f"guess {index}"}
+        return int((await client.post("/authentication/login_check", json=body)).status_code)
+
+    statuses = await asyncio.gather(*(guess(index) for index in range(30)))
+    assert sorted(set(statuses)) == [401, 429]
+    assert statuses.count(401) <= 5  # LOGIN_MAX_FAILURES
+    # The right password does not get through the lockout either, and says when to come back.
+    right = {"username": username, "password": PASSWORD}
+    response = await client.post("/authentication/login_check", json=right)
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) >= 1
+    assert "token" not in response.text
+    assert await db.fetchval("SELECT count(*) FROM refresh_tokens") == 0

@@ -19,6 +19,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from service.local.processes import pid_alive, wait_gone
+
 # Newest on Maven Central; 4.1.2, 4.2.2, 4.3.1 and 4.4.0 all pass an aiokafka 0.14 round trip on Java 17.
 KAFKA_VERSION = "4.4.0"
 _LOG4J_VERSION = "2.25.3"
@@ -233,21 +235,6 @@ def _cluster_id() -> str:
             return text
 
 
-def _pid_alive(pid: int) -> bool:
-    """Tell whether a process with this pid exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
 def _metadata_brokers(port: int, timeout: float = 2.0) -> int:
     """Send a Kafka Metadata request and return how many brokers the answer lists."""
     # v4 is the oldest Metadata version Kafka 4.x accepts, and the simplest to encode.
@@ -389,7 +376,7 @@ class LocalKafka:
             pid = int(self._pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return None
         try:
             cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -437,7 +424,7 @@ class LocalKafka:
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(self._home / "data"),
             "num.partitions": "1",
-            "auto.create.topics.enable": "true",
+            "auto.create.topics.enable": "false",
             "offsets.topic.replication.factor": "1",
             # One partition instead of 50 makes the first consumer group much faster to serve.
             "offsets.topic.num.partitions": "1",
@@ -531,9 +518,9 @@ class LocalKafka:
     def _terminate(self, pid: int, timeout: float) -> None:
         """Send SIGTERM to the broker's process group, then SIGKILL if it outlives the timeout."""
         self._signal_group(pid, signal.SIGTERM)
-        if not self._wait_exit(pid, timeout):
+        if not wait_gone(pid, timeout, self._alive):
             self._signal_group(pid, signal.SIGKILL)
-            self._wait_exit(pid, 10.0)
+            wait_gone(pid, 10.0, self._alive)
 
     @staticmethod
     def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -541,19 +528,10 @@ class LocalKafka:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
 
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        """Wait for the broker to exit; tell whether it did."""
-        deadline = time.monotonic() + timeout
-        while self._alive(pid):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.1)
-        return True
-
     def _alive(self, pid: int) -> bool:
         """Tell whether the broker process runs, reaping it if it is our child and has exited."""
         # Checked before reaping: a zombie counts as gone and must still be reaped.
-        alive = _pid_alive(pid)
+        alive = pid_alive(pid)
         if self._process is not None and self._process.pid == pid:
             if self._process.poll() is not None:
                 self._process = None

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from service.local.processes import pid_alive, wait_gone
+
 # The database superuser that initdb creates (not a system user).
 DB_USER = "postgres"
 # TCP is disabled; the port only names the socket file (.s.PGSQL.<port>).
@@ -119,38 +121,13 @@ def _read_postmaster(data_dir: pathlib.Path) -> _Postmaster | None:
 
 def _is_postgres(pid: int) -> bool:
     """Tell whether pid is a live postgres process (a stale pid file's pid may have been reused)."""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         argv0 = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
     except OSError:
         return True
     return argv0.endswith(b"postgres")
-
-
-def _pid_alive(pid: int) -> bool:
-    """Tell whether a process with this pid exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until the process exits; tell whether it did."""
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _make_dsn(socket_dir: pathlib.Path, port: int) -> str:
@@ -227,9 +204,9 @@ class LocalPostgres:
             account = _server_account()
             done = self._pg_ctl(account, ["stop", "-m", "fast", "-w", "-t", str(int(self._timeout))])
             # pg_ctl returns once postmaster.pid is gone, a moment before the process exits.
-            if not _wait_gone(running.pid, 5.0):
+            if not wait_gone(running.pid, 5.0):
                 self._pg_ctl(account, ["stop", "-m", "immediate", "-w", "-t", "10"])
-            if not _wait_gone(running.pid, 5.0):
+            if not wait_gone(running.pid, 5.0):
                 raise RuntimeError(f"postgres (pid {running.pid}) did not stop:\n{done.stdout}")
 
     def _socket_dir(self) -> pathlib.Path:

@@ -35,6 +35,10 @@ _encode = msgspec.json.Encoder().encode
 _pool: asyncpg.Pool | None = None
 
 
+async def _no_reset(_: asyncpg.Connection) -> None:
+    """No reset query on release, as in the service's pool: like is compared with like."""
+
+
 @asynccontextmanager
 async def _lifespan(_: Litestar) -> AsyncIterator[None]:
     global _pool
@@ -42,6 +46,7 @@ async def _lifespan(_: Litestar) -> AsyncIterator[None]:
         os.environ["DATABASE_URL"],
         min_size=int(os.environ.get("DB_POOL_MIN_SIZE", "1")),
         max_size=int(os.environ.get("DB_POOL_MAX_SIZE", "10")),
+        reset=_no_reset,
     )
     try:
         yield

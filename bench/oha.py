@@ -77,7 +77,8 @@ class Request:
 def command(oha: str, request: Request, *, seconds: float, connections: int, rate: float | None) -> list[str]:
     """oha's command line: closed loop without `rate`, open loop (latency-corrected) with it."""
     args = [oha, "--no-tui", "--output-format", "json", "-z", f"{seconds:g}s", "-c", str(connections)]
-    args += ["-m", request.method, "--stats-success-breakdown", "-t", "30s"]
+    # -w: a slow answer still in flight at the deadline is waited for and counted, not dropped.
+    args += ["-m", request.method, "--stats-success-breakdown", "-t", "30s", "-w"]
     if rate is not None:
         args += ["-q", f"{rate:.1f}", "--latency-correction"]
     for header in request.headers:

@@ -281,7 +281,7 @@ class Bench:
         output = folder / f"{name.replace(' ', '_').replace('(', '').replace(')', '')}.txt"
         spy = Path(sys.executable).with_name("py-spy")
         args = [str(spy), "record", "--pid", str(pids[0]), "--duration", f"{max(1, int(seconds))}"]
-        args += ["--rate", "250", "--format", "raw", "--output", str(output), "--nonblocking"]
+        args += ["--rate", "250", "--format", "raw", "--output", str(output), "--nonblocking", "--gil"]
         return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _open_rate(self, name: str, closed_rps: float) -> float:

@@ -13,6 +13,7 @@ from service.accounts.representation import CHANGEABLE
 from service.accounts.schema import AccountPatch, StatusReport
 from service.errors import BadRequest, Conflict, ConstraintViolations, Violation
 from service.integrations.catalog import Integration
+from service.web import constraints
 
 WORKER_STATUSES = ("connecting", "connected", "disconnected", "error")
 PAUSED_CONFLICT = "The account is paused; its owner or customer must resume it first."
@@ -59,7 +60,7 @@ def check_patch(patch: AccountPatch) -> None:
         ("statusReason", patch.status_reason),
     ):
         if value is not UNSET:
-            rules.reject_nul(name, value)
+            constraints.reject_nul(name, value)
     if patch.status_reason is not UNSET:
         raise BadRequest('The "statusReason" attribute is read-only; workers report it.')
     found: list[Violation] = []
@@ -117,12 +118,12 @@ def merge(row: Mapping[str, Any], patch: AccountPatch, integration: Integration)
 
 def report(row: Mapping[str, Any], status_report: StatusReport) -> Change:
     """Apply a worker's status report: only `status` and `statusReason`, never on a paused account."""
-    rules.reject_nul("status", status_report.status)
-    rules.reject_nul("statusReason", status_report.status_reason)
+    constraints.reject_nul("status", status_report.status)
+    constraints.reject_nul("statusReason", status_report.status_reason)
     found: list[Violation] = []
     wanted = status_report.status
     if wanted is not UNSET and wanted not in WORKER_STATUSES and wanted != row["status"]:
-        found.append(Violation("status", rules.INVALID_CHOICE, rules.NO_SUCH_CHOICE))
+        found.append(Violation("status", constraints.INVALID_CHOICE, constraints.NO_SUCH_CHOICE))
     if status_report.status_reason is not UNSET:
         rules.check_length("statusReason", status_report.status_reason, rules.MAX_STATUS_REASON, found)
     if found:

@@ -23,6 +23,7 @@ from service.db.sql import load_queries
 from service.errors import BadRequest, ConstraintViolations, NotFound, PreconditionFailed, Violation
 from service.events.outbox import EventType, record_event
 from service.integrations.catalog import Catalog, Integration
+from service.web import constraints
 
 _SQL = load_queries("service.accounts", "queries.sql")
 _UNIQUE_EXTERNAL_ID = "accounts_external_id_key"
@@ -66,7 +67,7 @@ def _scope(principal: Principal) -> tuple[uuid.UUID | None, uuid.UUID | None]:
 
 
 def _taken() -> ConstraintViolations:
-    return ConstraintViolations([Violation("externalId", rules.ALREADY_USED, rules.NOT_UNIQUE)])
+    return ConstraintViolations([Violation("externalId", constraints.ALREADY_USED, constraints.NOT_UNIQUE)])
 
 
 class Accounts:
@@ -279,29 +280,29 @@ class Accounts:
         rules.check_avatar(body.avatar, found)
         integration = self._check_integration(body.integration, found)
         if client_id is None:
-            found.append(Violation("client", rules.NULL, rules.NOT_NULL))
+            found.append(Violation("client", constraints.NULL, constraints.NOT_NULL))
         rules.check_external_id(body.external_id, found)
         rules.check_json_object("settings", body.settings, found)
         rules.check_json_object("metadata", body.metadata, found)
         if integration is not None:
             rules.check_credentials(integration, body.credentials, found)
         elif body.credentials is None:
-            found.append(Violation("credentials", rules.NULL, rules.NOT_NULL))
+            found.append(Violation("credentials", constraints.NULL, constraints.NOT_NULL))
         if found or integration is None or client_id is None or body.name is None or body.credentials is None:
             raise ConstraintViolations(found)
         return _NewAccount(integration, client_id, body.name, body.credentials)
 
     def _check_integration(self, reference: str | None, found: list[Violation]) -> Integration | None:
         if reference is None:
-            found.append(Violation("integration", rules.NULL, rules.NOT_NULL))
+            found.append(Violation("integration", constraints.NULL, constraints.NOT_NULL))
             return None
         integration = self.catalog.resolve(reference)
         if integration is None:
-            found.append(Violation("integration", rules.INVALID_CHOICE, rules.NO_SUCH_CHOICE))
+            found.append(Violation("integration", constraints.INVALID_CHOICE, constraints.NO_SUCH_CHOICE))
             return None
         if not self.catalog.is_available(integration):
             message = f'The integration "{integration.slug}" is not available.'
-            found.append(Violation("integration", message, rules.NO_SUCH_CHOICE))
+            found.append(Violation("integration", message, constraints.NO_SUCH_CHOICE))
             return None
         return integration
 
@@ -331,7 +332,7 @@ def _reject_nul(body: AccountCreate) -> None:
         ("credentials", body.credentials),
         ("status", body.status),
     ):
-        rules.reject_nul(name, value)
+        constraints.reject_nul(name, value)
 
 
 async def _record(

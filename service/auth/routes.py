@@ -20,13 +20,12 @@ from service.db.pool import Database
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.settings import Settings
 from service.web.bodies import JSON_TYPES, decode
+from service.web.constraints import BLANK, NOT_BLANK, TOO_LONG, reject_nul, too_long
 from service.web.openapi import JsonBody, error_responses, success
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
 
-NOT_BLANK = "c1051bb4-d103-4f74-8988-acbcafc7fdc3"
-TOO_LONG = "d94b19cc-114f-4f44-9cc4-4138e80a87b9"
 MAX_SUBJECT = 255
 
 
@@ -182,15 +181,12 @@ async def customer_token(
     """With the organization's X-API-KEY: a ROLE_CUSTOMER token scoped to one of its clients."""
     body = _body(request, data, CustomerTokenRequest)
     client_id = parse_client_iri(body.client)
-    if "\x00" in body.subject:
-        # Refused like NUL in every other field: a host user id never holds one, and logs would carry it.
-        raise BadRequest('The "subject" attribute must not contain NUL characters.')
+    reject_nul("subject", body.subject)
     subject = body.subject.strip()
     if not subject:
-        raise ConstraintViolations([Violation("subject", "This value should not be blank.", NOT_BLANK)])
+        raise ConstraintViolations([Violation("subject", BLANK, NOT_BLANK)])
     if len(subject) > MAX_SUBJECT:
-        message = f"This value is too long. It should have {MAX_SUBJECT} characters or less."
-        raise ConstraintViolations([Violation("subject", message, TOO_LONG)])
+        raise ConstraintViolations([Violation("subject", too_long(MAX_SUBJECT), TOO_LONG)])
     issued = await login.mint_customer_token(
         db, tokens, settings, principal, client_id=client_id, subject=subject
     )

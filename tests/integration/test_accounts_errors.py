@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.accounts import validation as rules
 from service.auth.principal import Role
+from service.web import constraints
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import (
     JSON,
@@ -61,7 +61,7 @@ async def test_missing_required_fields_are_violations_in_api_platform_shape(
     assert body["@context"] == "/api/contexts/ConstraintViolation"
     assert body["@type"] == "ConstraintViolation"
     assert body["title"] == "An error occurred"
-    assert body["type"] == f"/validation_errors/{rules.NOT_BLANK}"
+    assert body["type"] == f"/validation_errors/{constraints.NOT_BLANK}"
     assert body["detail"] == (
         "name: This value should not be blank.\n"
         "integration: This value should not be null.\n"
@@ -69,10 +69,10 @@ async def test_missing_required_fields_are_violations_in_api_platform_shape(
         "credentials: This value should not be null."
     )
     assert _violations(response) == [
-        ("name", rules.BLANK, rules.NOT_BLANK),
-        ("integration", rules.NULL, rules.NOT_NULL),
-        ("client", rules.NULL, rules.NOT_NULL),
-        ("credentials", rules.NULL, rules.NOT_NULL),
+        ("name", constraints.BLANK, constraints.NOT_BLANK),
+        ("integration", constraints.NULL, constraints.NOT_NULL),
+        ("client", constraints.NULL, constraints.NOT_NULL),
+        ("credentials", constraints.NULL, constraints.NOT_NULL),
     ]
     plain = await api.create(tenants.a.owner, {"headline": "no name"}, JSON)
     assert not [key for key in _problem(plain, 422) if key.startswith("@")]
@@ -83,34 +83,40 @@ async def test_missing_required_fields_are_violations_in_api_platform_shape(
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"name": "x" * 256}, [("name", rules.too_long(255), rules.TOO_LONG)]),
-        ({"name": "   "}, [("name", rules.BLANK, rules.NOT_BLANK)]),
-        ({"headline": "x" * 256}, [("headline", rules.too_long(255), rules.TOO_LONG)]),
+        ({"name": "x" * 256}, [("name", constraints.too_long(255), constraints.TOO_LONG)]),
+        ({"name": "   "}, [("name", constraints.BLANK, constraints.NOT_BLANK)]),
+        ({"headline": "x" * 256}, [("headline", constraints.too_long(255), constraints.TOO_LONG)]),
         (
             {"avatar": "http://example.com/a.png"},
-            [("avatar", "This value is not a valid URL.", rules.INVALID_URL)],
+            [("avatar", "This value is not a valid URL.", constraints.INVALID_URL)],
         ),
-        ({"avatar": "https://example.com/" + "a" * 2048}, [("avatar", rules.too_long(2048), rules.TOO_LONG)]),
-        ({"externalId": ""}, [("externalId", rules.BLANK, rules.NOT_BLANK)]),
-        ({"integration": "myspace"}, [("integration", rules.INVALID_CHOICE, rules.NO_SUCH_CHOICE)]),
+        (
+            {"avatar": "https://example.com/" + "a" * 2048},
+            [("avatar", constraints.too_long(2048), constraints.TOO_LONG)],
+        ),
+        ({"externalId": ""}, [("externalId", constraints.BLANK, constraints.NOT_BLANK)]),
+        (
+            {"integration": "myspace"},
+            [("integration", constraints.INVALID_CHOICE, constraints.NO_SUCH_CHOICE)],
+        ),
         (
             {"integration": "/api/integrations/linkedin", "credentials": {"cookie": "x"}},
-            [("integration", 'The integration "linkedin" is not available.', rules.NO_SUCH_CHOICE)],
+            [("integration", 'The integration "linkedin" is not available.', constraints.NO_SUCH_CHOICE)],
         ),
         (
             {"credentials": {"phoneNumberId": "1", "password": "x"}},
             [
-                ("credentials[password]", "This field was not expected.", rules.NO_SUCH_FIELD),
-                ("credentials[accessToken]", "This field is missing.", rules.MISSING_FIELD),
+                ("credentials[password]", "This field was not expected.", constraints.NO_SUCH_FIELD),
+                ("credentials[accessToken]", "This field is missing.", constraints.MISSING_FIELD),
             ],
         ),
         (
             {"settings": {"blob": "x" * 16384}},
-            [("settings", rules.too_long(16384, "byte"), rules.TOO_LONG)],
+            [("settings", constraints.too_long(16384, "byte"), constraints.TOO_LONG)],
         ),
         (
             {"metadata": {"blob": "x" * 16384}},
-            [("metadata", rules.too_long(16384, "byte"), rules.TOO_LONG)],
+            [("metadata", constraints.too_long(16384, "byte"), constraints.TOO_LONG)],
         ),
     ],
 )
@@ -189,7 +195,7 @@ async def test_external_id_is_unique_per_client_and_integration_among_live_accou
 
     duplicate = await api.create(tenants.a.owner, new_account(tenants.a, name="Other"))
 
-    assert _violations(duplicate) == [("externalId", rules.ALREADY_USED, rules.NOT_UNIQUE)]
+    assert _violations(duplicate) == [("externalId", constraints.ALREADY_USED, constraints.NOT_UNIQUE)]
     assert len(await outbox(db)) == events
     assert await db.fetchval("SELECT count(*) FROM accounts") == 1
     # Another client of the organization may connect the same number.

@@ -11,8 +11,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.accounts import preconditions
-from service.accounts import validation as rules
 from service.settings import Settings
+from service.web import constraints
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import (
     CANARY,
@@ -111,12 +111,12 @@ async def test_patch_violations_are_422(api: Api, tenants: Tenants, account: dic
     response = await api.patch(tenants.a.owner, _path(account), patch)
     assert response.status_code == 422
     assert [(v["propertyPath"], v["code"]) for v in response.json()["violations"]] == [
-        ("name", rules.NOT_BLANK),
-        ("avatar", rules.INVALID_URL),
+        ("name", constraints.NOT_BLANK),
+        ("avatar", constraints.INVALID_URL),
     ]
     response = await api.patch(tenants.a.owner, _path(account), {"credentials": {"phoneNumberId": "1"}})
     assert [(v["propertyPath"], v["code"]) for v in response.json()["violations"]] == [
-        ("credentials[accessToken]", rules.MISSING_FIELD)
+        ("credentials[accessToken]", constraints.MISSING_FIELD)
     ]
 
 
@@ -127,7 +127,7 @@ async def test_changing_to_a_taken_external_id_is_422(
     response = await api.patch(tenants.a.owner, _path(other), {"externalId": account["externalId"]})
     assert response.status_code == 422
     assert response.json()["violations"] == [
-        {"propertyPath": "externalId", "message": rules.ALREADY_USED, "code": rules.NOT_UNIQUE}
+        {"propertyPath": "externalId", "message": constraints.ALREADY_USED, "code": constraints.NOT_UNIQUE}
     ]
 
 

@@ -11,6 +11,7 @@ from service.accounts.listing import Ordering, decode_cursor, encode_cursor, par
 from service.accounts.schema import AccountCreate, AccountPatch, StatusReport
 from service.errors import BadRequest, Conflict, ConstraintViolations, Violation
 from service.integrations.catalog import Catalog
+from service.web import constraints
 from service.web.bodies import decode
 
 CATALOG = Catalog({"whatsapp", "linkedin"})
@@ -70,13 +71,13 @@ def test_credentials_must_match_one_required_set_of_the_integration() -> None:
     found: list[Violation] = []
     rules.check_credentials(LINKEDIN, {"username": "me", "token": "x", "password": " "}, found)
     assert [(v.property_path, v.code) for v in found] == [
-        ("credentials[token]", rules.NO_SUCH_FIELD),
-        ("credentials[password]", rules.NOT_BLANK),
+        ("credentials[token]", constraints.NO_SUCH_FIELD),
+        ("credentials[password]", constraints.NOT_BLANK),
     ]
     found = []
     rules.check_credentials(LINKEDIN, {"username": "me"}, found)
     assert [(v.property_path, v.message, v.code) for v in found] == [
-        ("credentials[password]", "This field is missing.", rules.MISSING_FIELD)
+        ("credentials[password]", "This field is missing.", constraints.MISSING_FIELD)
     ]
     found = []
     rules.check_credentials(LINKEDIN, {"cookie": "li_at=1"}, found)
@@ -87,24 +88,24 @@ def test_missing_credentials_report_the_usual_set_and_never_values() -> None:
     found: list[Violation] = []
     rules.check_credentials(WHATSAPP, {"accessToken": "x" * 5000}, found)
     assert [(v.property_path, v.code) for v in found] == [
-        ("credentials[accessToken]", rules.TOO_LONG),
-        ("credentials[phoneNumberId]", rules.MISSING_FIELD),
+        ("credentials[accessToken]", constraints.TOO_LONG),
+        ("credentials[phoneNumberId]", constraints.MISSING_FIELD),
     ]
     assert "xxxx" not in str(found)
 
 
 def test_nul_characters_are_refused_wherever_they_hide() -> None:
     with pytest.raises(BadRequest, match='"settings"'):
-        rules.reject_nul("settings", {"a": [{"b": "c\x00"}]})
+        constraints.reject_nul("settings", {"a": [{"b": "c\x00"}]})
     with pytest.raises(BadRequest):
-        rules.reject_nul("metadata", {"key\x00": 1})
-    rules.reject_nul("name", "fine")
+        constraints.reject_nul("metadata", {"key\x00": 1})
+    constraints.reject_nul("name", "fine")
 
 
 def test_json_objects_are_capped_by_their_encoded_size() -> None:
     found: list[Violation] = []
     rules.check_json_object("settings", {"a": "x" * rules.MAX_JSON_BYTES}, found)
-    assert [(v.property_path, v.code) for v in found] == [("settings", rules.TOO_LONG)]
+    assert [(v.property_path, v.code) for v in found] == [("settings", constraints.TOO_LONG)]
     assert found[0].message == "This value is too long. It should have 16384 bytes or less."
 
 
@@ -180,9 +181,9 @@ def test_patch_field_rules_are_violations() -> None:
     with pytest.raises(ConstraintViolations) as raised:
         changes.check_patch(AccountPatch(name=" ", avatar="http://example.com/a", external_id="x" * 256))
     assert [(v.property_path, v.code) for v in raised.value.violations] == [
-        ("name", rules.NOT_BLANK),
-        ("avatar", rules.INVALID_URL),
-        ("externalId", rules.TOO_LONG),
+        ("name", constraints.NOT_BLANK),
+        ("avatar", constraints.INVALID_URL),
+        ("externalId", constraints.TOO_LONG),
     ]
 
 
@@ -200,7 +201,7 @@ def test_workers_report_status_with_an_optional_reason() -> None:
 def test_workers_cannot_pause_nor_touch_a_paused_account() -> None:
     with pytest.raises(ConstraintViolations) as raised:
         changes.report(_row(), StatusReport(status="paused"))
-    assert raised.value.violations[0].code == rules.NO_SUCH_CHOICE
+    assert raised.value.violations[0].code == constraints.NO_SUCH_CHOICE
     with pytest.raises(Conflict):
         changes.report(_row(status="paused"), StatusReport(status="connected"))
     assert changes.report(_row(status="paused"), StatusReport(status="paused")).changed == []

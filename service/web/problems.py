@@ -36,7 +36,11 @@ _STATUS: dict[type[errors.ServiceError], int] = {
 # Failures of the database connection, not of the request: the client may retry.
 _UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
+    # Class 57: statement timeout (e.g. waiting on a row a stalled transaction holds), server shutdown
+    # or restart, connections refused while it starts.
+    asyncpg.OperatorInterventionError,
+    # The server ended this session for idling in its transaction: nothing of it was committed.
+    asyncpg.IdleInTransactionSessionTimeoutError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
     ConnectionError,

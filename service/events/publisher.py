@@ -131,7 +131,9 @@ class Publisher:
                 enable_idempotence=True,
                 acks="all",
                 request_timeout_ms=int(self._timeout * 1000),
-                linger_ms=5,
+                # No wait before sending: a batch's records are all queued before the sender task runs,
+                # so they go out together anyway, and a lone event is not held back.
+                linger_ms=0,
             )
             self._producer = producer
             async with asyncio.timeout(self._timeout):

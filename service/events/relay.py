@@ -78,6 +78,9 @@ class Relay:
             command_timeout=_QUERY_TIMEOUT,
             server_settings={
                 "application_name": "accounts-relay",
+                # Marking rows published need not wait for the WAL flush: a crash that loses the mark
+                # only makes the rows go out again, which at-least-once delivery already allows.
+                "synchronous_commit": "off",
                 "tcp_keepalives_idle": str(keepalive),
                 "tcp_keepalives_interval": "5",
                 "tcp_keepalives_count": "3",

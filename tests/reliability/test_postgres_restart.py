@@ -1,0 +1,163 @@
+"""PostgreSQL restarted under write load, on a server of the test's own: during the outage requests fail
+fast with 503, afterwards the same app's pool recovers by itself, no connection leaks, and every write
+that was answered 2xx is in the database with its outbox event."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.db.migrate import migrate
+from service.local.postgres import LocalPostgres
+from service.settings import Settings
+from tests.conftest import with_database
+from tests.identity import Tenant, insert_tenant
+from tests.integration.accounts_support import new_account
+
+WRITERS = 4
+POOL_SIZE = 5
+ACQUIRE_TIMEOUT = 1.0
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'accounts-service'"
+
+
+@dataclass
+class Outcome:
+    started: float
+    elapsed: float
+    status: int
+    account_id: str | None = None
+    version: int | None = None
+
+
+@dataclass
+class Load:
+    outcomes: list[Outcome] = field(default_factory=list)
+    running: bool = True
+
+
+@pytest.fixture
+async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[LocalPostgres, str]]:
+    """A PostgreSQL server this test may stop, with a migrated database."""
+    server = LocalPostgres(tmp_path / "pg", fast=True)
+    url = await asyncio.to_thread(server.start)
+    try:
+        admin = await asyncpg.connect(url)
+        await admin.execute("CREATE DATABASE accounts")
+        await admin.close()
+        database_url = with_database(url, "accounts")
+        await migrate(database_url)
+        yield server, database_url
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def _write(client: AsyncTestClient, load: Load, owner: dict[str, str], tenant: Tenant, n: int) -> None:  # type: ignore[type-arg]
+    """Create an account, then keep changing it; each answer is recorded with its timing."""
+    account_id: str | None = None
+    step = 0
+    while load.running:
+        step += 1
+        began = time.monotonic()
+        if account_id is None:
+            body = new_account(tenant, externalId=f"+1555{n:02d}{step:05d}")
+            response = await client.post("/api/accounts", json=body, headers=owner)
+        else:
+            change = f'{{"name": "writer {n} step {step}"}}'.encode()
+            path = f"/api/accounts/{account_id}"
+            response = await client.patch(path, content=change, headers=owner | MERGE_PATCH)
+        outcome = Outcome(began, time.monotonic() - began, response.status_code)
+        if response.status_code in (200, 201):
+            outcome.account_id, outcome.version = response.json()["id"], response.json()["version"]
+            account_id = outcome.account_id
+        load.outcomes.append(outcome)
+        await asyncio.sleep(0.02)
+
+
+async def test_requests_fail_fast_during_a_restart_and_the_pool_recovers_losing_nothing(
+    own_postgres: tuple[LocalPostgres, str],
+    settings: Settings,
+    password_hash: str,
+    token_for: Callable[..., str],
+) -> None:
+    server, database_url = own_postgres
+    mine = msgspec.structs.replace(
+        settings,
+        database_url=database_url,
+        db_pool_max_size=POOL_SIZE,
+        db_acquire_timeout=ACQUIRE_TIMEOUT,
+        db_statement_timeout_ms=2000,
+    )
+    direct = await asyncpg.connect(database_url)
+    tenant = await insert_tenant(direct, "restart", password_hash)
+    await direct.close()
+    owner = {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
+    load = Load()
+    async with AsyncTestClient(app=create_app(mine)) as client:
+        writers = [asyncio.create_task(_write(client, load, owner, tenant, n)) for n in range(WRITERS)]
+        try:
+            await asyncio.sleep(2)
+            await asyncio.to_thread(server.stop)
+            down = time.monotonic()
+            await asyncio.sleep(3)
+            not_ready = await client.get("/readyz?exclude=kafka")
+            up = time.monotonic()
+            await asyncio.to_thread(server.start)
+            restarted = time.monotonic()
+            await asyncio.sleep(4)
+        finally:
+            load.running = False
+            await asyncio.gather(*writers)
+        ready = await client.get("/readyz?exclude=kafka")
+        check = await asyncpg.connect(database_url)
+        try:
+            held = await check.fetchval(CONNECTIONS)
+        finally:
+            await check.close()
+    check = await asyncpg.connect(database_url)
+    try:
+        leaked = await check.fetchval(CONNECTIONS)
+        await _nothing_lost(check, load)
+    finally:
+        await check.close()
+
+    statuses = {outcome.status for outcome in load.outcomes}
+    assert statuses <= {200, 201, 503}, statuses
+    during = [o for o in load.outcomes if down <= o.started and o.started + o.elapsed <= up]
+    assert len(during) >= WRITERS, "the writers kept trying during the outage"
+    assert {o.status for o in during} == {503}
+    # Fail fast: no request waits much longer than one pooled-connection wait.
+    assert max(o.elapsed for o in during) < ACQUIRE_TIMEOUT + 2
+    assert not_ready.status_code == 503 and not_ready.json()["database"] == "unreachable"
+    # The same app recovers on its own once the server is back.
+    after = [o for o in load.outcomes if o.started > restarted]
+    assert any(o.status in (200, 201) for o in after), "no write succeeded after the restart"
+    assert after[-1].status in (200, 201)
+    assert ready.status_code == 200
+    assert held <= POOL_SIZE
+    assert leaked == 0
+
+
+async def _nothing_lost(db: asyncpg.Connection, load: Load) -> None:
+    """Every answered write is stored with its event; every stored change has its event."""
+    accounts = {str(row["id"]): row["version"] for row in await db.fetch("SELECT id, version FROM accounts")}
+    events = {
+        (str(row["account_id"]), row["account_version"])
+        for row in await db.fetch("SELECT account_id, account_version FROM outbox")
+    }
+    for outcome in load.outcomes:
+        if outcome.account_id is not None:
+            assert outcome.version is not None
+            assert accounts[outcome.account_id] >= outcome.version
+            assert (outcome.account_id, outcome.version) in events
+    for account_id, version in accounts.items():
+        assert {v for a, v in events if a == account_id} == set(range(1, version + 1)), account_id

@@ -1,0 +1,94 @@
+"""`accounts-service relay` SIGKILLed again and again at random moments (a fixed seed) while accounts keep
+changing: whenever it died (waiting for the lock, mid-batch, between Kafka's acknowledgement and
+marking the rows), the next relay publishes what is left, and a consumer that drops duplicates sees
+every version of every account once, in order. One clean kill mid-batch is in test_relay_crash."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from service.events.consumer import AccountEventConsumer
+from service.events.topics import ensure_topics
+from service.settings import Settings
+from tests.eventing import connect, create_account, event_settings, insert_tenant, update_account, wait_until
+from tests.integration.api_process import RelayProcess, relay_environment
+
+SEED = 20261126
+KILLS = 4
+ACCOUNTS = 8
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def _keep_writing(database_url: str, accounts: list[uuid.UUID], stop: asyncio.Event) -> int:
+    """Change the accounts in turn until told to stop; return how many changes were committed."""
+    connection = await connect(database_url)
+    changes = 0
+    try:
+        while not stop.is_set():
+            await update_account(connection, accounts[changes % len(accounts)], name=f"change {changes}")
+            changes += 1
+            await asyncio.sleep(0.01)
+    finally:
+        await connection.close()
+    return changes
+
+
+async def test_a_relay_killed_at_random_moments_loses_and_reorders_nothing(
+    settings: Settings, database_url: str, conn: asyncpg.Connection
+) -> None:
+    mine = event_settings(settings, relay_batch_size=7)
+    await ensure_topics(mine)
+    tenant = await insert_tenant(conn)
+    accounts: list[uuid.UUID] = [await create_account(conn, tenant) for _ in range(ACCOUNTS)]
+    rng = random.Random(SEED)
+    stop = asyncio.Event()
+    writer = asyncio.create_task(_keep_writing(database_url, accounts, stop))
+    processes: list[RelayProcess] = []
+    try:
+        for _ in range(KILLS):
+            relay = RelayProcess(relay_environment(mine))
+            processes.append(relay)
+            # Anywhere from before it holds the lock to well into publishing.
+            await asyncio.sleep(rng.uniform(0.5, 4.0))
+            relay.process.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(relay.process.wait, 30)
+        stop.set()
+        await writer
+        last = RelayProcess(relay_environment(mine))
+        processes.append(last)
+        await wait_until(
+            lambda: conn.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"), timeout=120
+        )
+        last.terminate()
+        assert await asyncio.to_thread(last.wait_exit, 30) == 0
+    finally:
+        stop.set()
+        await asyncio.gather(writer, return_exceptions=True)
+        for process in processes:
+            process.stop()
+
+    assert sum("relay active" in line for process in processes[:-1] for line in process.lines) >= 2, (
+        "too few of the killed relays got to publish to make the kills count"
+    )
+    final = {str(row["id"]): row["version"] for row in await conn.fetch("SELECT id, version FROM accounts")}
+    consumer = AccountEventConsumer(mine.kafka_bootstrap_servers, [mine.kafka_events_topic])
+    seen: dict[str, list[int]] = {}
+    async with consumer:
+        async for event in consumer.events(until_end=True):
+            seen.setdefault(event.account_id, []).append(event.version)
+    assert seen == {account: list(range(1, version + 1)) for account, version in final.items()}

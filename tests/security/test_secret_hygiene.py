@@ -10,7 +10,7 @@ import base64
 import json
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -39,6 +39,11 @@ FORMS = (
 def _leaks(data: bytes | str) -> bool:
     raw = data.encode() if isinstance(data, str) else data
     return any(form in raw for form in FORMS)
+
+
+async def _chunks(content: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(content), 16 * 1024):
+        yield content[start : start + 16 * 1024]
 
 
 def _credentials(token: str = CANARY) -> dict[str, str]:
@@ -70,8 +75,10 @@ async def _traffic(http: httpx.AsyncClient, tenants: Tenants, bearer: Callable[[
         await http.post("/api/accounts", json=too_deep, headers=owner),
         await http.post("/api/accounts", content=oversize, headers=owner | json_body),
         await http.post("/api/accounts", content=truncated, headers=owner | json_body),
+        # Without a Content-Length (chunked), the cap is enforced while reading.
+        await http.post("/api/accounts", content=_chunks(oversize), headers=owner | json_body),
     ]
-    assert [r.status_code for r in responses] == [201, 201, 422, 201, 422, 422, 400, 400, 413, 400], [
+    assert [r.status_code for r in responses] == [201, 201, 422, 201, 422, 422, 400, 400, 413, 400, 413], [
         (r.status_code, r.text[:200]) for r in responses
     ]
     account, other = first.json()["id"], second.json()["id"]

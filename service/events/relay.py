@@ -72,6 +72,10 @@ class Relay:
         # longer than a batch can take (two publish timeouts), so a cut-off relay has finished
         # sending before another one starts.
         keepalive = int(2 * self._settings.kafka_publish_timeout) + 5
+        # A relay that is still there but has stopped talking (frozen, stuck) must free the lock too:
+        # the server ends a session silent for longer than a working relay ever is between two queries
+        # (a round of Kafka calls and a back-off).
+        silence = int(3 * self._settings.kafka_publish_timeout + _MAX_BACKOFF) + 5
         connection = await asyncpg.connect(
             self._settings.database_url,
             timeout=_CONNECT_TIMEOUT,
@@ -84,6 +88,7 @@ class Relay:
                 "tcp_keepalives_idle": str(keepalive),
                 "tcp_keepalives_interval": "5",
                 "tcp_keepalives_count": "3",
+                "idle_session_timeout": str(silence * 1000),
             },
         )
         try:

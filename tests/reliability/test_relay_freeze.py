@@ -45,9 +45,11 @@ async def test_a_frozen_relay_gives_the_lock_up_to_the_standby(
     await ensure_topics(mine)
     tenant = await insert_tenant(conn)
     active = RelayProcess(relay_environment(mine))
-    standby = RelayProcess(relay_environment(mine))
+    relays = [active]
     try:
         await wait_until(lambda: _said(active, "relay active"), timeout=60)
+        standby = RelayProcess(relay_environment(mine))
+        relays.append(standby)
         await wait_until(lambda: _said(standby, "standby"), timeout=60)
         accounts = [await create_account(conn, tenant) for _ in range(3)]
         await wait_until(lambda: conn.fetchval(ALL_PUBLISHED), timeout=60)
@@ -65,11 +67,11 @@ async def test_a_frozen_relay_gives_the_lock_up_to_the_standby(
         for account in accounts:
             await update_account(conn, account, name="after the thaw")
         await wait_until(lambda: conn.fetchval(ALL_PUBLISHED), timeout=60)
-        for relay in (active, standby):
+        for relay in relays:
             relay.terminate()
             assert await asyncio.to_thread(relay.wait_exit, 30) == 0
     finally:
-        for relay in (active, standby):
+        for relay in relays:
             relay.process.send_signal(signal.SIGCONT)
             relay.stop()
 

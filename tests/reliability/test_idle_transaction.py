@@ -23,7 +23,7 @@ from tests.identity import Tenants
 from tests.integration.accounts_support import new_account
 
 STATEMENT_TIMEOUT_MS = 1000
-IDLE_TIMEOUT_MS = 5000
+IDLE_TIMEOUT_MS = 8000
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 IDLE = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'"
 

@@ -10,6 +10,7 @@ import os
 import platform
 import random
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from bench.stack import ROOT, Stack, say, tree
 from service.accounts.listing import Ordering, encode_cursor
 from service.auth.principal import Principal, Role
 from service.auth.tokens import TokenService
+from service.db.sql import load_queries
 from service.settings import load_settings
 
 SERVICE_ROLES = ("api", "postgres", "kafka", "relay")
@@ -397,6 +399,47 @@ class Bench:
         loads, _, _ = self._load(parts, seconds)
         return loads
 
+    def query_cost(self) -> None:
+        """The collection query of the first and the deep cursor page, as PostgreSQL plans and runs it."""
+        if self.only and "query cost" not in self.only:
+            return
+        self.results["query_cost"] = asyncio.run(self._query_cost())
+        say(f"  query cost: {self.results['query_cost']}")
+
+    async def _query_cost(self) -> dict[str, Any]:
+        connection = await asyncpg.connect(self.stack.dsn)
+        try:
+            org = seed.org_id(1)
+            deep = await connection.fetchrow(
+                "SELECT created_at, id FROM accounts WHERE organization_id = $1 AND deleted_at IS NULL "
+                "ORDER BY created_at, id OFFSET $2 LIMIT 1",
+                org,
+                int(self.per_org * 0.9),
+            )
+            query = load_queries("service.accounts", "queries.sql")["list_created_asc"]
+            costs: dict[str, Any] = {}
+            # Custom plans for the first executions of a prepared statement, a generic one after.
+            for mode in ("force_custom_plan", "force_generic_plan"):
+                await connection.execute(f"SET plan_cache_mode = {mode}")
+                for name, after in (("first", (None, None)), ("deep", (deep["created_at"], deep["id"]))):
+                    args = (org, None, None, None, None, None, None, *after, 0, 31)
+                    statement = await connection.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}")
+                    plan = json.loads(await statement.fetchval(*args))[0]
+                    runs = []
+                    for _ in range(20):
+                        started = time.perf_counter()
+                        await connection.fetch(query, *args)
+                        runs.append(time.perf_counter() - started)
+                    top = plan["Plan"]
+                    costs[f"{name} ({mode.split('_')[1]})"] = {
+                        "buffers": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
+                        "rows_scanned": _rows_scanned(top),
+                        "median_seconds": sorted(runs)[len(runs) // 2],
+                    }
+            return costs
+        finally:
+            await connection.close()
+
     def event_latency(self) -> None:
         if self.only and "latency" not in self.only:
             return
@@ -534,6 +577,7 @@ class Bench:
             self.scenario("GET deep page", None)
             self.scenario("GET first page (cursor)", None)
             self.scenario("GET deep page (cursor)", None)
+            self.query_cost()
             self.scenario("B2", None, BASELINE_ROLES)
             self.scenario("PATCH", "B2")
             self.scenario("POST", "B2")
@@ -585,6 +629,16 @@ class Bench:
         return path
 
 
+def _rows_scanned(node: dict[str, Any]) -> int:
+    """Rows every scan node of a plan produced (index or sequential), filtered ones included."""
+    own = 0
+    if "Scan" in node.get("Node Type", ""):
+        own = int(node.get("Actual Rows", 0) * node.get("Actual Loops", 1)) + int(
+            node.get("Rows Removed by Filter", 0)
+        )
+    return own + sum(_rows_scanned(child) for child in node.get("Plans", []))
+
+
 def machine(oha_path: str) -> dict[str, str]:
     cpu_model = next(
         (
@@ -621,7 +675,14 @@ def _postgres_version() -> str:
     return done.stdout.strip()
 
 
+def _stop_on_signal(signum: int, _: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C or a TERM stops every server the run started (a background shell ignores SIGINT otherwise).
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     args = build_parser().parse_args(argv)
     bench = Bench(args)
     path = bench.run()

@@ -43,6 +43,8 @@ _UNAVAILABLE = (
     asyncpg.IdleInTransactionSessionTimeoutError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # asyncpg's protocol state when the server drops the connection in the middle of a commit.
+    asyncpg.InternalClientError,
     ConnectionError,
     asyncio.TimeoutError,
     OSError,

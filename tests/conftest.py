@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -39,8 +42,19 @@ def _docker_answers() -> bool:
         return False
 
 
+def _server_home(name: str) -> Path:
+    """A folder for a session's server, outside pytest's temp folders.
+
+    pytest keeps only its three newest session folders; a second session on the same machine would
+    otherwise delete the data of a server this session still runs.
+    """
+    home = Path(tempfile.mkdtemp(prefix=f"accounts-test-{name}-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
+
+
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A PostgreSQL server URL; the suite creates its own databases on it."""
     if url := os.environ.get("DATABASE_URL"):
         yield url
@@ -52,7 +66,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         from service.local.postgres import LocalPostgres
 
-        server = LocalPostgres(tmp_path_factory.mktemp("postgres"), fast=True)
+        server = LocalPostgres(_server_home("postgres"), fast=True)
         try:
             yield server.start()
         except Exception as exc:
@@ -62,7 +76,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap() -> Iterator[str]:
     """A Kafka bootstrap address of a real broker."""
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield servers
@@ -78,7 +92,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(
                 "no Kafka for the tests: set KAFKA_BOOTSTRAP_SERVERS, run Docker, or install Java 17+"
             )
-        broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=0)
+        broker = LocalKafka(_server_home("kafka"), port=0)
         try:
             yield broker.start()
         finally:

@@ -569,8 +569,8 @@ class Bench:
     def run(self) -> Path:
         load_before = os.getloadavg()[0]
         started = dt.datetime.now(dt.UTC)
-        self.start()
         try:
+            self.start()
             self.scenario("B1", None, BASELINE_ROLES)
             self.scenario("GET item", "B1")
             self.scenario("GET first page", None)

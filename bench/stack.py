@@ -86,6 +86,7 @@ class Stack:
         }
 
     def stop_servers(self) -> None:
+        # Either may not have been created yet when a run is interrupted during start-up.
         with contextlib.suppress(Exception):
             self.kafka.stop()
         with contextlib.suppress(Exception):

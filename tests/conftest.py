@@ -23,6 +23,8 @@ from service.auth.tokens import TokenService
 from service.crypto import new_key_ring_entry
 from service.db.migrate import migrate
 from service.settings import Settings, load_settings
+from tests import eventing
+from tests.eventing import Tenant, connect
 from tests.identity import PASSWORD, Tenants, insert_tenant
 
 
@@ -198,3 +200,19 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's database that maps jsonb like the service's pool, for event tests."""
+    connection = await connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def tenant(conn: asyncpg.Connection) -> Tenant:
+    """One organization with one client, inserted directly, for tests that write outbox rows."""
+    return await eventing.insert_tenant(conn)

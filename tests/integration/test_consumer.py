@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -22,10 +21,8 @@ from service.events.worker_example import Inbox, bootstrap
 from service.settings import Settings
 from tests.eventing import (
     Tenant,
-    connect,
     create_account,
     event_settings,
-    insert_tenant,
     remove_account,
     running_relay,
     service_env,
@@ -39,20 +36,6 @@ async def topics(settings: Settings) -> Settings:
     mine = event_settings(settings)
     await ensure_topics(mine)
     return mine
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-async def tenant(conn: asyncpg.Connection) -> Tenant:
-    return await insert_tenant(conn)
 
 
 def _event(account: uuid.UUID, version: int, event_id: uuid.UUID | None = None) -> OutboxEvent:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from subprocess import PIPE
 
 import asyncpg
@@ -27,7 +26,6 @@ from tests.eventing import (
     create_account,
     event_settings,
     headers_of,
-    insert_tenant,
     read_topic,
     remove_account,
     running_relay,
@@ -36,20 +34,6 @@ from tests.eventing import (
     versions_by_account,
     wait_until,
 )
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-async def tenant(conn: asyncpg.Connection) -> Tenant:
-    return await insert_tenant(conn)
 
 
 @pytest.fixture

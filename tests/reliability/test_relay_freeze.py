@@ -8,30 +8,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
-from tests.eventing import connect, create_account, event_settings, insert_tenant, update_account, wait_until
+from tests.eventing import create_account, event_settings, insert_tenant, update_account, wait_until
 from tests.integration.api_process import RelayProcess, relay_environment
 
 PUBLISH_TIMEOUT = 2.0
 # What the relay lets its session be silent for: three publish timeouts, the longest back-off, a margin.
 SILENCE = 3 * PUBLISH_TIMEOUT + 5 + 5
 ALL_PUBLISHED = "SELECT bool_and(published_at IS NOT NULL) FROM outbox"
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 def _said(relay: RelayProcess, text: str) -> bool:

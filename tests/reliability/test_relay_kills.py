@@ -9,10 +9,8 @@ import asyncio
 import random
 import signal
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
@@ -23,15 +21,6 @@ from tests.integration.api_process import RelayProcess, relay_environment
 SEED = 20261126
 KILLS = 4
 ACCOUNTS = 8
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 def _said(relay: RelayProcess, text: str) -> bool:

@@ -26,6 +26,7 @@ from service.settings import Settings, load_settings
 from tests import eventing
 from tests.eventing import Tenant, connect
 from tests.identity import PASSWORD, Tenants, insert_tenant
+from tests.integration.accounts_support import Api
 
 
 def with_database(url: str, name: str) -> str:
@@ -216,3 +217,9 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 async def tenant(conn: asyncpg.Connection) -> Tenant:
     """One organization with one client, inserted directly, for tests that write outbox rows."""
     return await eventing.insert_tenant(conn)
+
+
+@pytest.fixture
+def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
+    """The app's HTTP client with per-principal tokens, for the accounts tests."""
+    return Api(client, token_for)

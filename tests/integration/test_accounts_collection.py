@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.db.sql import load_queries
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import JSON, Api, client_iri, new_account
 
 SQL = load_queries("service.accounts", "queries.sql")
-
-
-@pytest.fixture
-def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
-    return Api(client, token_for)
 
 
 async def _seed(api: Api, tenants: Tenants, names: list[str]) -> list[dict[str, Any]]:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import asyncpg
-import pytest
-from litestar.testing import AsyncTestClient
 
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import (
@@ -20,11 +17,6 @@ from tests.integration.accounts_support import (
     new_account,
     outbox,
 )
-
-
-@pytest.fixture
-def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
-    return Api(client, token_for)
 
 
 async def test_owner_creates_an_account_in_json_ld(

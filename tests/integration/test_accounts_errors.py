@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.auth.principal import Role
 from service.web import constraints
@@ -21,11 +20,6 @@ from tests.integration.accounts_support import (
     new_account,
     outbox,
 )
-
-
-@pytest.fixture
-def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
-    return Api(client, token_for)
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import asyncpg
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.accounts import validation as rules
 from service.auth.principal import Principal
@@ -24,11 +22,6 @@ from tests.integration.accounts_support import (
     served,
     wait_for_lock_waiters,
 )
-
-
-@pytest.fixture
-def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
-    return Api(client, token_for)
 
 
 async def _counts(db: asyncpg.Connection) -> tuple[int, int]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.accounts import preconditions
 from service.settings import Settings
@@ -25,11 +23,6 @@ from tests.integration.accounts_support import (
     served,
     wait_for_lock_waiters,
 )
-
-
-@pytest.fixture
-def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
-    return Api(client, token_for)
 
 
 @pytest.fixture

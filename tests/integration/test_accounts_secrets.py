@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import asyncpg
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import CANARY, JSON, Api, new_account
 
 SECOND_CANARY = f"second-{CANARY}"
-
-
-@pytest.fixture
-def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]
-    return Api(client, token_for)
 
 
 async def test_credentials_never_appear_in_responses_events_logs_or_clear_columns(

@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             health.readyz,
             *operations.route_handlers,
             *auth_routes.route_handlers,
-            accounts_router(settings),
+            accounts_router(settings, lambda: resources.db),
             ClientController,
         ],
         dependencies={

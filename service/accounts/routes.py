@@ -17,9 +17,8 @@ from service.accounts.listing import SEARCH_VARIABLES, parse_listing
 from service.accounts.representation import COLLECTION_IRI, RESOURCE, etag, fields, iri
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch, StatusReport
 from service.accounts.usecases import NOT_FOUND, Accounts
-from service.auth.guards import requires
-from service.auth.principal import Principal, Role
-from service.db.pool import Database
+from service.auth.guards import current_principal, requires
+from service.auth.principal import Role
 from service.errors import BadRequest, NotFound
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
@@ -161,7 +160,7 @@ class AccountController(Controller):
 
     @get(
         "/",
-        guards=[READERS],
+        opt=READERS,
         summary="Retrieves the collection of Account resources.",
         description="Returns all connected accounts across all integrations, filtered and paginated.",
         operation_class=COLLECTION_OPERATION,
@@ -173,14 +172,12 @@ class AccountController(Controller):
     async def collection(
         self,
         request: AnyRequest,
-        db: NamedDependency[Database],
-        principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = {key: request.query_params.getall(key) for key in request.query_params}
         listing = parse_listing(query)
-        page = await accounts.collection(db, principal, listing)
+        page = await accounts.collection(current_principal(request), listing)
         members = [hydra.member(fmt, RESOURCE, iri(row["id"]), fields(row)) for row in page.rows]
         if listing.cursor_mode:
             view = cursor_view(COLLECTION_IRI, query, page.next_cursor)
@@ -193,7 +190,7 @@ class AccountController(Controller):
 
     @get(
         "/{account_id:str}",
-        guards=[READERS],
+        opt=READERS,
         summary="Retrieves a Account resource.",
         description="Returns details of a specific connected account "
         "(e.g., WhatsApp number or LinkedIn login).",
@@ -207,16 +204,14 @@ class AccountController(Controller):
         self,
         request: AnyRequest,
         account_id: AccountId,
-        db: NamedDependency[Database],
-        principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        return _item(fmt, await accounts.get(db, principal, _account_id(account_id)))
+        return _item(fmt, await accounts.get(current_principal(request), _account_id(account_id)))
 
     @post(
         "/",
-        guards=[WRITERS],
+        opt=WRITERS,
         dto=JsonBody[AccountCreate],
         return_dto=None,
         summary="Creates a Account resource.",
@@ -232,8 +227,6 @@ class AccountController(Controller):
         self,
         request: AnyRequest,
         idempotency_key: IdempotencyKey,
-        db: NamedDependency[Database],
-        principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
         data: Annotated[AccountCreate | None, Body()] = None,
     ) -> Response[bytes]:
@@ -241,7 +234,7 @@ class AccountController(Controller):
         if data is None:
             data = _empty_body(request, AccountCreate, JSON_TYPES)
         key = idempotency.parse_key(idempotency_key)
-        created = await accounts.create(db, principal, data, key)
+        created = await accounts.create(current_principal(request), data, key)
         location = iri(created.account_id)
         document = hydra.item(fmt, RESOURCE, location, created.document)
         headers = {"Location": location, "ETag": etag(created.document["version"])}
@@ -251,7 +244,7 @@ class AccountController(Controller):
 
     @patch(
         "/{account_id:str}",
-        guards=[PATCHERS],
+        opt=PATCHERS,
         dto=MergePatchBody[AccountPatch],
         return_dto=None,
         summary="Updates the Account resource.",
@@ -272,21 +265,20 @@ class AccountController(Controller):
         request: AnyRequest,
         account_id: AccountId,
         if_match: IfMatch,
-        db: NamedDependency[Database],
-        principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
         data: Annotated[AccountPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         if data is None:
             data = _empty_body(request, AccountPatch, MERGE_PATCH)
+        principal = current_principal(request)
         change = _status_report(data) if principal.is_worker else data
-        row = await accounts.update(db, principal, _account_id(account_id), change, if_match)
+        row = await accounts.update(principal, _account_id(account_id), change, if_match)
         return _item(fmt, row)
 
     @delete(
         "/{account_id:str}",
-        guards=[WRITERS],
+        opt=WRITERS,
         summary="Removes the Account resource.",
         description="Removes a connected account from the inbox system; its credentials are destroyed.",
         operation_class=DELETE_OPERATION,
@@ -294,17 +286,16 @@ class AccountController(Controller):
     )
     async def remove(
         self,
+        request: AnyRequest,
         account_id: AccountId,
         if_match: IfMatch,
-        db: NamedDependency[Database],
-        principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
     ) -> None:
-        await accounts.delete(db, principal, _account_id(account_id), if_match)
+        await accounts.delete(current_principal(request), _account_id(account_id), if_match)
 
     @get(
         "/{account_id:str}/credentials",
-        guards=[WORKERS],
+        opt=WORKERS,
         summary="Retrieves the decrypted credentials of an Account (workers only).",
         description="For inbox workers: the credentials the account was connected with.",
         operation_class=CREDENTIALS_OPERATION,
@@ -317,13 +308,11 @@ class AccountController(Controller):
         self,
         request: AnyRequest,
         account_id: AccountId,
-        db: NamedDependency[Database],
-        principal: NamedDependency[Principal],
         accounts: NamedDependency[Accounts],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         account = _account_id(account_id)
-        secrets = await accounts.credentials(db, principal, account)
+        secrets = await accounts.credentials(current_principal(request), account)
         location = f"{iri(account)}/credentials"
         document = hydra.item(fmt, "AccountCredentials", location, {"credentials": secrets})
         return hydra.respond(fmt, document, headers={"Cache-Control": "no-store"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,18 +73,19 @@ def _taken() -> ConstraintViolations:
 class Accounts:
     """The accounts of every organization, as each caller may see and change them."""
 
-    def __init__(self, catalog: Catalog, cipher: CredentialCipher) -> None:
+    def __init__(self, catalog: Catalog, cipher: CredentialCipher, database: Callable[[], Database]) -> None:
         self.catalog = catalog
         self.cipher = cipher
+        self._database = database
 
-    async def get(self, db: Database, principal: Principal, account_id: uuid.UUID) -> asyncpg.Record:
-        async with db.connection() as connection:
+    async def get(self, principal: Principal, account_id: uuid.UUID) -> asyncpg.Record:
+        async with self._database().connection() as connection:
             row = await connection.fetchrow(_SQL["get_account"], account_id, *_scope(principal))
         if row is None:
             raise NotFound(NOT_FOUND)
         return row
 
-    async def collection(self, db: Database, principal: Principal, listing: Listing) -> Page:
+    async def collection(self, principal: Principal, listing: Listing) -> Page:
         filters = (
             *_scope(principal),
             listing.clients,
@@ -94,7 +95,7 @@ class Accounts:
             listing.name_pattern,
         )
         limit = listing.page.items_per_page
-        async with db.connection() as connection:
+        async with self._database().connection() as connection:
             if listing.cursor_mode:
                 after = listing.after.keyset() if listing.after else (None, None)
                 rows = await connection.fetch(
@@ -110,8 +111,8 @@ class Accounts:
             total = await connection.fetchval(_SQL["count_accounts"], *filters)
         return Page(rows, total, None)
 
-    async def credentials(self, db: Database, principal: Principal, account_id: uuid.UUID) -> dict[str, str]:
-        async with db.connection() as connection:
+    async def credentials(self, principal: Principal, account_id: uuid.UUID) -> dict[str, str]:
+        async with self._database().connection() as connection:
             row = await connection.fetchrow(_SQL["get_credentials"], account_id, principal.organization_id)
         if row is None:
             raise NotFound(NOT_FOUND)
@@ -120,7 +121,7 @@ class Accounts:
         return self.cipher.open(account_id, Sealed(row["credentials"], row["credentials_key_id"]))
 
     async def create(
-        self, db: Database, principal: Principal, body: AccountCreate, idempotency_key: str | None
+        self, principal: Principal, body: AccountCreate, idempotency_key: str | None
     ) -> Created:
         organization_id = principal.organization_id
         if organization_id is None:
@@ -129,7 +130,7 @@ class Accounts:
         requested_client = _client_id(body.client)
         fingerprint = self._fingerprint(principal, body) if idempotency_key else b""
         try:
-            async with db.transaction() as connection:
+            async with self._database().transaction() as connection:
                 if idempotency_key:
                     key = idempotency_key
                     stored = await idempotency.claim(connection, organization_id, key, fingerprint)
@@ -173,9 +174,7 @@ class Accounts:
         return Created(201, account_id, document)
 
     async def update(
-        self,
-        db: Database,
-        principal: Principal,
+        self, principal: Principal,
         account_id: uuid.UUID,
         patch: AccountPatch | StatusReport,
         if_match: str | None,
@@ -183,7 +182,7 @@ class Accounts:
         if isinstance(patch, AccountPatch):
             changes.check_patch(patch)
         try:
-            async with db.transaction() as connection:
+            async with self._database().transaction() as connection:
                 row = await self._lock(connection, principal, account_id, if_match)
                 if isinstance(patch, StatusReport):
                     change = changes.report(row, patch)
@@ -219,9 +218,9 @@ class Accounts:
         return updated
 
     async def delete(
-        self, db: Database, principal: Principal, account_id: uuid.UUID, if_match: str | None
+        self, principal: Principal, account_id: uuid.UUID, if_match: str | None
     ) -> None:
-        async with db.transaction() as connection:
+        async with self._database().transaction() as connection:
             row = await self._lock(connection, principal, account_id, if_match)
             removed = await connection.fetchrow(_SQL["delete_account"], account_id, row["version"])
             if removed is None:

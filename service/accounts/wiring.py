@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from litestar import Router
 from litestar.di import Provide
 
 from service.accounts.routes import AccountController
 from service.accounts.usecases import Accounts
 from service.crypto import CredentialCipher
+from service.db.pool import Database
 from service.integrations.catalog import Catalog, parse_available
 from service.integrations.routes import IntegrationController
 from service.settings import Settings, SettingsError
@@ -22,10 +25,10 @@ def load_cipher(settings: Settings) -> CredentialCipher:
     return CredentialCipher.from_text(settings.credentials_keys)
 
 
-def accounts_router(settings: Settings) -> Router:
-    """`/api/accounts` and `/api/integrations`, sharing one catalog."""
+def accounts_router(settings: Settings, database: Callable[[], Database]) -> Router:
+    """`/api/accounts` and `/api/integrations`, sharing one catalog; `database` is the open pool."""
     catalog = Catalog(parse_available(settings.integrations_available))
-    accounts = Accounts(catalog, load_cipher(settings))
+    accounts = Accounts(catalog, load_cipher(settings), database)
     return Router(
         path="/",
         route_handlers=[AccountController, IntegrationController],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
 
 from litestar.connection import ASGIConnection
@@ -10,7 +9,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
-from service.auth.principal import Principal
+from service.auth.guards import authorize
+from service.auth.principal import Credential, Principal
 from service.auth.tokens import NOT_FOUND, TokenService
 from service.errors import Unauthenticated
 
@@ -21,15 +21,9 @@ PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/api/docs", "^/authentication/"]
 INVALID_API_KEY = "Invalid credentials."
 
 
-class Credential(enum.StrEnum):
-    """How the caller proved who it is; `request.auth` holds one of these."""
-
-    BEARER = "bearer"
-    API_KEY = "api_key"
-
-
 class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    """Raises Unauthenticated (LexikJWT's 401 bodies) when a protected path has no valid credential."""
+    """Raises Unauthenticated (LexikJWT's 401 bodies) when a protected path has no valid credential,
+    and Forbidden when the caller is not one the handler lets through (service.auth.guards)."""
 
     def __init__(self, app: ASGIApp, tokens: TokenService, api_keys: ApiKeyLookup) -> None:
         super().__init__(app, exclude=PUBLIC_PATHS)
@@ -42,12 +36,15 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
             principal = await self._api_keys(api_key.strip())
             if principal is None:
                 raise Unauthenticated(INVALID_API_KEY)
-            return AuthenticationResult(user=principal, auth=Credential.API_KEY)
-        scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated(NOT_FOUND)
-        return AuthenticationResult(user=self._tokens.verify(token), auth=Credential.BEARER)
+            credential = Credential.API_KEY
+        else:
+            scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated(NOT_FOUND)
+            principal, credential = self._tokens.verify(token), Credential.BEARER
+        authorize(principal, credential, connection.route_handler.opt)
+        return AuthenticationResult(user=principal, auth=credential)
 
 
 def authentication_middleware(tokens: TokenService, api_keys: ApiKeyLookup) -> DefineMiddleware:

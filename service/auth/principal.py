@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 
+class Credential(enum.StrEnum):
+    """How the caller proved who it is; `request.auth` holds one of these."""
+
+    BEARER = "bearer"
+    API_KEY = "api_key"
+
+
 class Role(enum.StrEnum):
     OWNER = "ROLE_OWNER"
     VIEWER = "ROLE_VIEWER"

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import Body
 
 from service.auth import login
-from service.auth.guards import requires_api_key
+from service.auth.guards import API_KEY_ONLY
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.refresh import refused
@@ -155,7 +155,7 @@ async def token_refresh(
 
 @post(
     "/api/tokens",
-    guards=[requires_api_key],
+    opt=API_KEY_ONLY,
     status_code=201,
     tags=["Token"],
     summary="Creates a customer token for one client (embedded inbox).",

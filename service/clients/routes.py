@@ -92,7 +92,7 @@ class ClientController(Controller):
 
     @get(
         "/",
-        guards=[READERS],
+        opt=READERS,
         summary="Retrieves the collection of Client resources.",
         description="The organization's clients (owners and viewers), oldest first.",
         operation_class=COLLECTION_OPERATION,
@@ -122,7 +122,7 @@ class ClientController(Controller):
 
     @get(
         "/{client_id:uuid}",
-        guards=[READERS],
+        opt=READERS,
         summary="Retrieves a Client resource.",
         operation_class=ITEM_OPERATION,
         responses={200: success(ClientView, "Client resource"), **error_responses(401, 403, 404, 406)},
@@ -140,7 +140,7 @@ class ClientController(Controller):
 
     @post(
         "/",
-        guards=[WRITERS],
+        opt=WRITERS,
         dto=JsonBody[ClientCreate],
         return_dto=None,
         summary="Creates a Client resource.",
@@ -166,7 +166,7 @@ class ClientController(Controller):
 
     @patch(
         "/{client_id:uuid}",
-        guards=[WRITERS],
+        opt=WRITERS,
         dto=MergePatchBody[ClientPatch],
         return_dto=None,
         summary="Updates the Client resource.",
@@ -192,7 +192,7 @@ class ClientController(Controller):
 
     @delete(
         "/{client_id:uuid}",
-        guards=[WRITERS],
+        opt=WRITERS,
         summary="Removes the Client resource.",
         description="Only a client without live accounts can be removed (409 otherwise): removing its "
         "accounts first is what tells the inbox workers.",

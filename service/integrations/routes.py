@@ -47,7 +47,7 @@ class IntegrationController(Controller):
     # Guards on the handlers, not the controller: the automatic OPTIONS handler must not need credentials.
     @get(
         "/",
-        guards=[READERS],
+        opt=READERS,
         summary="Retrieves the collection of Integration resources.",
         description="Every integration, with whether it accepts new accounts and the credentials it needs.",
         operation_class=COLLECTION_OPERATION,
@@ -70,7 +70,7 @@ class IntegrationController(Controller):
 
     @get(
         "/{slug:str}",
-        guards=[READERS],
+        opt=READERS,
         summary="Retrieves a Integration resource.",
         description="One integration, by slug.",
         operation_class=OPERATION,

@@ -16,7 +16,7 @@ from tests.identity import WORKER, Tenants
 TokenFor = Callable[..., str]
 
 
-@get("/api/_whoami", guards=[requires(Role.OWNER, Role.WORKER)], sync_to_thread=False)
+@get("/api/_whoami", opt=requires(Role.OWNER, Role.WORKER), sync_to_thread=False)
 def whoami(principal: NamedDependency[Principal]) -> dict[str, Any]:
     return {
         "subject": principal.subject,

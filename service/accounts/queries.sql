@@ -33,30 +33,58 @@ WHERE a.id = $1
 SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 AND organization_id = $2);
 
 -- name: insert_account
-INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name, headline, avatar,
-                      external_id, status, settings, metadata, credentials, credentials_key_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
-          status, status_reason, settings, metadata, version, created_at, updated_at;
+-- The account and its account.connected event. $16 event id, $17 the event's payload without what the
+-- database assigns (version, createdAt, updatedAt), $18 the relay's channel.
+WITH inserted AS (
+    INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name, headline, avatar,
+                          external_id, status, settings, metadata, credentials, credentials_key_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
+              status, status_reason, settings, metadata, version, created_at, updated_at
+)
+SELECT inserted.*,
+       record_event($16, 'account.connected', id, organization_id, client_id, version,
+                    $17::jsonb || jsonb_build_object('version', version, 'createdAt', api_timestamp(created_at),
+                                                     'updatedAt', api_timestamp(updated_at)),
+                    $18)
+FROM inserted;
 
 -- name: update_account
--- Guarded by the version read under FOR UPDATE: a stale writer changes nothing.
-UPDATE accounts
-SET name = $3, headline = $4, avatar = $5, external_id = $6, settings = $7, metadata = $8,
-    credentials = COALESCE($9, credentials), credentials_key_id = COALESCE($10, credentials_key_id),
-    status = $11, status_reason = $12, version = version + 1, updated_at = now()
-WHERE id = $1 AND version = $2 AND deleted_at IS NULL
-RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
-          status, status_reason, settings, metadata, version, created_at, updated_at;
+-- The change and its account.updated event, applied only if the account is still at version $2 (the
+-- one the change was computed from): a stale version changes nothing and returns no row.
+-- $13 event id, $14 the event's payload without version and updatedAt, $15 the relay's channel.
+WITH updated AS (
+    UPDATE accounts
+    SET name = $3, headline = $4, avatar = $5, external_id = $6, settings = $7, metadata = $8,
+        credentials = COALESCE($9, credentials), credentials_key_id = COALESCE($10, credentials_key_id),
+        status = $11, status_reason = $12, version = version + 1, updated_at = now()
+    WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+    RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
+              status, status_reason, settings, metadata, version, created_at, updated_at
+)
+SELECT updated.*,
+       record_event($13, 'account.updated', id, organization_id, client_id, version,
+                    $14::jsonb || jsonb_build_object('version', version, 'updatedAt', api_timestamp(updated_at)),
+                    $15)
+FROM updated;
 
 -- name: delete_account
--- The row stays as a tombstone for audit; its credentials are destroyed in the same statement.
-UPDATE accounts
-SET deleted_at = now(), credentials = NULL, credentials_key_id = NULL, version = version + 1,
-    updated_at = now()
-WHERE id = $1 AND version = $2 AND deleted_at IS NULL
-RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
-          status, status_reason, settings, metadata, version, created_at, updated_at;
+-- The row stays as a tombstone for audit; its credentials are destroyed in the same statement, which
+-- also records the account.removed event. Guarded by version $2 like update_account.
+-- $3 event id, $4 the event's payload without version and updatedAt, $5 the relay's channel.
+WITH removed AS (
+    UPDATE accounts
+    SET deleted_at = now(), credentials = NULL, credentials_key_id = NULL, version = version + 1,
+        updated_at = now()
+    WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+    RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
+              status, status_reason, settings, metadata, version, created_at, updated_at
+)
+SELECT removed.*,
+       record_event($3, 'account.removed', id, organization_id, client_id, version,
+                    $4::jsonb || jsonb_build_object('version', version, 'updatedAt', api_timestamp(updated_at)),
+                    $5)
+FROM removed;
 
 -- The collection, one query per ordering so each walks its own index in order. Parameters:
 -- $1 organization, $2 customer's client, $3 client filter (uuid[]), $4 integrations, $5 providers,

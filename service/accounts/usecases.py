@@ -1,10 +1,10 @@
-"""Account use cases: each change is one transaction writing the account row and its outbox event."""
+"""Account use cases: each change is one statement writing the account row and its outbox event."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from service.crypto import CredentialCipher, Sealed
 from service.db.pool import Database
 from service.db.sql import load_queries
 from service.errors import BadRequest, ConstraintViolations, NotFound, PreconditionFailed, Violation
-from service.events.outbox import EventType, record_event
+from service.events.outbox import CHANNEL
 from service.integrations.catalog import Catalog, Integration
 from service.web import constraints
 
@@ -32,6 +32,13 @@ _canonical = msgspec.json.Encoder(order="sorted").encode
 
 NOT_FOUND = "Not Found"
 Row = Mapping[str, Any]
+# Writes the account row read (returns None when its version has changed since).
+_Write = Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[asyncpg.Record | None]]
+# Columns of insert_account's $1…$13, in order.
+_INSERTED = (
+    "id", "organization_id", "client_id", "integration", "provider", "type", "name", "headline", "avatar",
+    "external_id", "status", "settings", "metadata",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,43 +134,11 @@ class Accounts:
         if organization_id is None:
             raise NotFound(NOT_FOUND)
         _reject_nul(body)
-        requested_client = _client_id(body.client)
-        fingerprint = self._fingerprint(principal, body) if idempotency_key else b""
         try:
-            async with self._database().transaction() as connection:
-                if idempotency_key:
-                    key = idempotency_key
-                    stored = await idempotency.claim(connection, organization_id, key, fingerprint)
-                    if stored is not None:
-                        return Created(stored.status, stored.account_id, stored.snapshot, replayed=True)
-                client_id = await self._client(connection, principal, requested_client, body.client)
-                valid = self._check_create(body, client_id)
-                account_id = uuid.uuid4()
-                sealed = self.cipher.seal(account_id, valid.credentials)
-                row = await connection.fetchrow(
-                    _SQL["insert_account"],
-                    account_id,
-                    organization_id,
-                    valid.client_id,
-                    valid.integration.slug,
-                    valid.integration.provider,
-                    valid.integration.type,
-                    valid.name,
-                    body.headline,
-                    body.avatar,
-                    body.external_id,
-                    body.status or "connecting",
-                    body.settings or {},
-                    body.metadata or {},
-                    sealed.ciphertext,
-                    sealed.key_id,
-                )
-                document = snapshot(row)
-                await _record(connection, "account.connected", row, document)
-                if idempotency_key:
-                    await idempotency.remember(
-                        connection, organization_id, idempotency_key, fingerprint, 201, document
-                    )
+            if idempotency_key:
+                return await self._create_once(principal, organization_id, body, idempotency_key)
+            async with self._database().connection() as connection:
+                row = await self._insert(connection, principal, organization_id, body)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == _UNIQUE_EXTERNAL_ID:
                 raise _taken() from None
@@ -171,70 +146,145 @@ class Accounts:
         except asyncpg.ForeignKeyViolationError:
             # The client was deleted while the account was being created.
             raise BadRequest(f'Item not found for "{body.client or ""}".') from None
-        return Created(201, account_id, document)
+        return Created(201, row["id"], snapshot(row))
+
+    async def _create_once(
+        self, principal: Principal, organization_id: uuid.UUID, body: AccountCreate, key: str
+    ) -> Created:
+        """A POST with an Idempotency-Key: the key is claimed and remembered in the account's transaction."""
+        fingerprint = self._fingerprint(principal, body)
+        async with self._database().transaction() as connection:
+            stored = await idempotency.claim(connection, organization_id, key, fingerprint)
+            if stored is not None:
+                return Created(stored.status, stored.account_id, stored.snapshot, replayed=True)
+            row = await self._insert(connection, principal, organization_id, body)
+            document = snapshot(row)
+            await idempotency.remember(connection, organization_id, key, fingerprint, 201, document)
+        return Created(201, row["id"], document)
+
+    async def _insert(
+        self,
+        connection: asyncpg.Connection,
+        principal: Principal,
+        organization_id: uuid.UUID,
+        body: AccountCreate,
+    ) -> asyncpg.Record:
+        """The account and its account.connected event, in one statement."""
+        client_id = await self._client(connection, principal, _client_id(body.client), body.client)
+        valid = self._check_create(body, client_id)
+        account_id = uuid.uuid4()
+        sealed = self.cipher.seal(account_id, valid.credentials)
+        values = {
+            "id": account_id,
+            "organization_id": organization_id,
+            "client_id": valid.client_id,
+            "integration": valid.integration.slug,
+            "provider": valid.integration.provider,
+            "type": valid.integration.type,
+            "name": valid.name,
+            "headline": body.headline,
+            "avatar": body.avatar,
+            "external_id": body.external_id,
+            "status": body.status or "connecting",
+            "status_reason": None,
+            "settings": body.settings or {},
+            "metadata": body.metadata or {},
+        }
+        row: asyncpg.Record = await connection.fetchrow(
+            _SQL["insert_account"],
+            *(values[column] for column in _INSERTED),
+            sealed.ciphertext,
+            sealed.key_id,
+            uuid.uuid4(),
+            _event_payload(values),
+            CHANNEL,
+        )
+        return row
 
     async def update(
-        self, principal: Principal,
+        self,
+        principal: Principal,
         account_id: uuid.UUID,
         patch: AccountPatch | StatusReport,
         if_match: str | None,
     ) -> asyncpg.Record:
         if isinstance(patch, AccountPatch):
             changes.check_patch(patch)
+
+        async def write(connection: asyncpg.Connection, row: asyncpg.Record) -> asyncpg.Record | None:
+            if isinstance(patch, StatusReport):
+                change = changes.report(row, patch)
+            else:
+                change = changes.merge(row, patch, self._integration_of(row))
+            changed = change.changed
+            if not changed:
+                return row
+            sealed = self.cipher.seal(account_id, change.credentials) if change.credentials else None
+            values = change.values
+            payload = _event_payload({**row, **values})
+            payload["changes"] = changed
+            updated: asyncpg.Record | None = await connection.fetchrow(
+                _SQL["update_account"],
+                account_id,
+                row["version"],
+                values["name"],
+                values["headline"],
+                values["avatar"],
+                values["external_id"],
+                values["settings"],
+                values["metadata"],
+                sealed.ciphertext if sealed else None,
+                sealed.key_id if sealed else None,
+                values["status"],
+                values["status_reason"],
+                uuid.uuid4(),
+                payload,
+                CHANNEL,
+            )
+            return updated
+
         try:
-            async with self._database().transaction() as connection:
-                row = await self._lock(connection, principal, account_id, if_match)
-                if isinstance(patch, StatusReport):
-                    change = changes.report(row, patch)
-                else:
-                    change = changes.merge(row, patch, self._integration_of(row))
-                changed = change.changed
-                if not changed:
-                    return row
-                sealed = self.cipher.seal(account_id, change.credentials) if change.credentials else None
-                values = change.values
-                updated = await connection.fetchrow(
-                    _SQL["update_account"],
-                    account_id,
-                    row["version"],
-                    values["name"],
-                    values["headline"],
-                    values["avatar"],
-                    values["external_id"],
-                    values["settings"],
-                    values["metadata"],
-                    sealed.ciphertext if sealed else None,
-                    sealed.key_id if sealed else None,
-                    values["status"],
-                    values["status_reason"],
-                )
-                if updated is None:
-                    raise PreconditionFailed(preconditions.STALE)
-                await _record(connection, "account.updated", updated, snapshot(updated), changed)
+            return await self._change(principal, account_id, if_match, write)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == _UNIQUE_EXTERNAL_ID:
                 raise _taken() from None
             raise
-        return updated
 
-    async def delete(
-        self, principal: Principal, account_id: uuid.UUID, if_match: str | None
-    ) -> None:
-        async with self._database().transaction() as connection:
-            row = await self._lock(connection, principal, account_id, if_match)
-            removed = await connection.fetchrow(_SQL["delete_account"], account_id, row["version"])
-            if removed is None:
-                raise PreconditionFailed(preconditions.STALE)
-            await _record(connection, "account.removed", removed, snapshot(removed))
+    async def delete(self, principal: Principal, account_id: uuid.UUID, if_match: str | None) -> None:
+        async def write(connection: asyncpg.Connection, row: asyncpg.Record) -> asyncpg.Record | None:
+            removed: asyncpg.Record | None = await connection.fetchrow(
+                _SQL["delete_account"], account_id, row["version"], uuid.uuid4(), _event_payload(row), CHANNEL
+            )
+            return removed
 
-    async def _lock(
+        await self._change(principal, account_id, if_match, write)
+
+    async def _change(
+        self, principal: Principal, account_id: uuid.UUID, if_match: str | None, write: _Write
+    ) -> asyncpg.Record:
+        """Read the account, check If-Match, then `write` guarded by the version read: two round trips,
+        no transaction held across them. If the account changed in between, read and write once more
+        with the row locked, so a busy account still gets its change through (or a 404 / 412)."""
+        async with self._database().connection() as connection:
+            row = await self._read(connection, _SQL["get_account"], principal, account_id, if_match)
+            written = await write(connection, row)
+            if written is None:
+                async with connection.transaction():
+                    row = await self._read(connection, _SQL["lock_account"], principal, account_id, if_match)
+                    written = await write(connection, row)
+        if written is None:
+            raise PreconditionFailed(preconditions.STALE)
+        return written
+
+    async def _read(
         self,
         connection: asyncpg.Connection,
+        query: str,
         principal: Principal,
         account_id: uuid.UUID,
         if_match: str | None,
     ) -> asyncpg.Record:
-        row = await connection.fetchrow(_SQL["lock_account"], account_id, *_scope(principal))
+        row: asyncpg.Record | None = await connection.fetchrow(query, account_id, *_scope(principal))
         if row is None:
             raise NotFound(NOT_FOUND)
         preconditions.require(if_match, row["version"])
@@ -334,21 +384,8 @@ def _reject_nul(body: AccountCreate) -> None:
         constraints.reject_nul(name, value)
 
 
-async def _record(
-    connection: asyncpg.Connection,
-    event_type: EventType,
-    row: Row,
-    document: Mapping[str, Any],
-    changed: list[str] | None = None,
-) -> None:
-    await record_event(
-        connection,
-        event_type=event_type,
-        snapshot=document,
-        organization_id=row["organization_id"],
-        client_id=row["client_id"],
-        account_id=row["id"],
-        account_version=row["version"],
-        changes=changed or (),
-    )
 
+def _event_payload(values: Row) -> dict[str, Any]:
+    """An event's payload (the account's read shape) from the values written; the statement adds what
+    the database assigns: version and timestamps."""
+    return snapshot({"created_at": None, **values, "version": None, "updated_at": None})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import asyncpg
 
+from service.accounts.representation import timestamp
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import (
     CANARY,
@@ -189,3 +191,14 @@ async def test_worker_reads_the_decrypted_credentials(
     assert linked["@type"] == "AccountCredentials" and linked["@id"] == path
     stored = await db.fetchval("SELECT credentials FROM accounts")
     assert CANARY.encode() not in stored
+
+
+async def test_the_database_writes_event_dates_as_the_api_does(db: asyncpg.Connection) -> None:
+    """Events get their version and timestamps from the statement that writes them (api_timestamp)."""
+    moments = [
+        dt.datetime(2026, 11, 26, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(2024, 2, 29, 0, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        dt.datetime(1999, 12, 31, 18, 30, 1, 500_000, tzinfo=dt.timezone(dt.timedelta(hours=-7))),
+    ]
+    for moment in moments:
+        assert await db.fetchval("SELECT api_timestamp($1)", moment) == timestamp(moment)

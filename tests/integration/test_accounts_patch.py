@@ -246,3 +246,57 @@ async def test_concurrent_patches_without_if_match_apply_one_after_the_other(
     assert all(r.status_code == 200 for r in responses)
     assert sorted(r.json()["version"] for r in responses) == [2, 3, 4, 5, 6]
     assert [e["account_version"] for e in await _events(db, account)] == [1, 2, 3, 4, 5, 6]
+
+
+async def _while_another_writer_commits(
+    db: asyncpg.Connection, account: dict[str, Any], request: Any
+) -> Any:
+    """Run `request` while another transaction changes the account (a new version) and holds its row,
+    then commit that change: the request's first write finds a newer version than it read."""
+    transaction = db.transaction()
+    await transaction.start()
+    await db.execute(
+        "UPDATE accounts SET headline = 'from elsewhere', version = version + 1 WHERE id = $1::uuid",
+        account["id"],
+    )
+    task = asyncio.create_task(request)
+    await wait_for_lock_waiters(db, 1)
+    await transaction.commit()
+    return await task
+
+
+async def test_a_patch_applies_on_top_of_a_change_committed_after_its_read(
+    api: Api, tenants: Tenants, account: dict[str, Any], db: asyncpg.Connection, settings: Settings
+) -> None:
+    headers = api.headers(tenants.a.owner, JSON) | {"Content-Type": MERGE_PATCH}
+    async with served(settings) as http:
+        patch = http.patch(_path(account), content=httpx_json({"name": "renamed"}), headers=headers)
+        response = await _while_another_writer_commits(db, account, patch)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["version"], body["name"], body["headline"]) == (3, "renamed", "from elsewhere")
+    events = await _events(db, account)
+    assert [e["account_version"] for e in events] == [1, 3]
+    assert events[-1]["payload"] == {key: body[key] for key in events[-1]["payload"] if key != "changes"} | {
+        "changes": ["name"]
+    }
+
+
+async def test_a_delete_goes_through_a_change_committed_after_its_read_unless_if_match_is_stale(
+    api: Api, tenants: Tenants, account: dict[str, Any], db: asyncpg.Connection, settings: Settings
+) -> None:
+    conditional = api.headers(tenants.a.owner, JSON, **{"If-Match": 'W/"1"'})
+    async with served(settings) as http:
+        delete = http.delete(_path(account), headers=conditional)
+        stale = await _while_another_writer_commits(db, account, delete)
+        assert stale.status_code == 412
+        removed = await http.delete(_path(account), headers=api.headers(tenants.a.owner, JSON))
+
+    assert removed.status_code == 204
+    events = await _events(db, account)
+    assert [(e["event_type"], e["account_version"]) for e in events] == [
+        ("account.connected", 1),
+        ("account.removed", 3),
+    ]
+    assert events[-1]["payload"]["headline"] == "from elsewhere"

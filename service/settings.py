@@ -41,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     kafka_publish_timeout: float = 10.0
     relay_batch_size: int = 500
     relay_poll_interval: float = 1.0
+    # Seconds the relay lets pass after a round that was not a full batch before it reads again.
+    relay_batch_window: float = 0.005
     relay_max_attempts: int = 5
     relay_metrics_port: int = 0
     outbox_retention_seconds: float = 24 * 3600.0
@@ -182,6 +184,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         _require(self.kafka_publish_timeout > 0, "KAFKA_PUBLISH_TIMEOUT", "must be positive")
         _require(self.relay_batch_size >= 1, "RELAY_BATCH_SIZE", "must be at least 1")
         _require(self.relay_poll_interval > 0, "RELAY_POLL_INTERVAL", "must be positive")
+        _require(self.relay_batch_window >= 0, "RELAY_BATCH_WINDOW", "must not be negative")
+        # Longer would make NOTIFY pointless; in practice it is a value given in ms instead of seconds.
+        _require(
+            self.relay_batch_window < self.relay_poll_interval,
+            "RELAY_BATCH_WINDOW",
+            "must be shorter than RELAY_POLL_INTERVAL",
+        )
         _require(self.relay_max_attempts >= 1, "RELAY_MAX_ATTEMPTS", "must be at least 1")
         _require(
             self.relay_metrics_port in range(0, 65536),

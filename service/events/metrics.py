@@ -22,14 +22,19 @@ class RelayStats:
     oldest_pending_age: float = 0.0
     parked: int = 0
     published_total: int = 0
+    # Rounds that published at least one event: published_total / batches_total is the mean batch size.
+    batches_total: int = 0
     failed_attempts_total: int = 0
     parked_total: int = 0
     kafka_errors_total: int = 0
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def record_published(self, count: int, now: float | None = None) -> None:
+        """Count one round's published events."""
         moment = time.monotonic() if now is None else now
         self.published_total += count
+        if count:
+            self.batches_total += 1
         self._recent.append((moment, count))
         self._forget_before(moment - RATE_WINDOW_SECONDS)
 
@@ -53,6 +58,7 @@ class RelayStats:
             "parked": self.parked,
             "published_total": self.published_total,
             "published_per_second": round(self.published_per_second(), 3),
+            "batches_total": self.batches_total,
             "failed_attempts_total": self.failed_attempts_total,
             "parked_total": self.parked_total,
             "kafka_errors_total": self.kafka_errors_total,
@@ -93,6 +99,7 @@ class RelayCollector:
             yield GaugeMetricFamily(name, help_text, value=float(value))
         counters = [
             ("accounts_relay_published", "Events published to Kafka", stats.published_total),
+            ("accounts_relay_batches", "Rounds that published events to Kafka", stats.batches_total),
             ("accounts_relay_failed_attempts", "Failed publish attempts", stats.failed_attempts_total),
             ("accounts_relay_parked", "Events this process parked", stats.parked_total),
             ("accounts_relay_kafka_errors", "Kafka outages or producer failures", stats.kafka_errors_total),

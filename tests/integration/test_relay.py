@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from subprocess import PIPE
 
@@ -322,3 +323,69 @@ async def test_a_standby_relay_takes_over_when_the_active_one_stops(
             second = await create_account(conn, tenant)
             history = await read_topic(kafka_bootstrap, relay_settings.kafka_events_topic, count_at_least(2))
     assert sorted(r.key.decode() for r in history) == sorted([str(first), str(second)])
+
+
+def _notified_only(settings: Settings, window: float) -> Settings:
+    """The relay with this batching window, woken within a test's time only by NOTIFY (long poll)."""
+    return replace(settings, relay_poll_interval=10.0, relay_batch_window=window)
+
+
+async def test_events_written_within_the_window_go_out_in_one_round(
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+) -> None:
+    settings = _notified_only(relay_settings, 2.0)
+    await create_account(conn, tenant)
+    async with running_relay(settings) as relay:
+        await wait_until(lambda: relay.stats.published_total == 1)
+        # Separate transactions right after that round: the first NOTIFY finds the relay inside the
+        # window, so it waits the window out and then reads them all.
+        for _ in range(10):
+            await create_account(conn, tenant)
+        await wait_until(lambda: relay.stats.published_total == 11)
+        assert relay.stats.batches_total == 2
+        history = await read_topic(kafka_bootstrap, settings.kafka_events_topic, count_at_least(11))
+    assert len(history) == 11
+
+
+async def test_without_a_window_each_notified_event_goes_out_at_once(
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+) -> None:
+    settings = _notified_only(relay_settings, 0.0)
+    await create_account(conn, tenant)
+    async with running_relay(settings) as relay:
+        await wait_until(lambda: relay.stats.published_total == 1)
+        for published in range(2, 5):
+            await create_account(conn, tenant)
+            # Right after the previous round and well before the poll interval: NOTIFY alone did it.
+            await wait_until(lambda n=published: relay.stats.published_total == n, timeout=5)
+        assert relay.stats.batches_total == 4
+
+
+async def test_a_backlog_goes_out_in_full_batches_without_waiting_for_the_window(
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+) -> None:
+    settings = replace(_notified_only(relay_settings, 9.0), relay_batch_size=2)
+    for _ in range(5):
+        await create_account(conn, tenant)
+    async with running_relay(settings) as relay:
+        # Rounds of 2, 2 and 1; waiting the window after each full one would take 18 s.
+        await wait_until(lambda: relay.stats.published_total == 5, timeout=8)
+        assert relay.stats.batches_total == 3
+
+
+async def test_stopping_does_not_wait_for_the_window(
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+) -> None:
+    settings = _notified_only(relay_settings, 9.0)
+    await create_account(conn, tenant)
+    async with running_relay(settings) as relay:
+        await wait_until(lambda: relay.stats.published_total == 1)
+        late = await create_account(conn, tenant)
+        # Its NOTIFY arrives: the relay is now waiting out the window.
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        await relay.stop()
+        stopping = time.monotonic() - started
+    assert stopping < 3
+    assert relay.stats.published_total == 1
+    assert await conn.fetchval("SELECT published_at FROM outbox WHERE account_id = $1", late) is None

@@ -34,3 +34,14 @@ def test_prometheus_shows_the_current_values_at_each_scrape() -> None:
     stats.backlog = 0
     assert "accounts_relay_backlog_events 0.0" in generate_latest(registry).decode()
     assert stats.as_dict()["backlog"] == 0
+
+
+def test_batches_count_the_rounds_that_published() -> None:
+    stats = RelayStats()
+    registry = CollectorRegistry()
+    assert register(stats, registry)
+    for count in (3, 0, 2):
+        stats.record_published(count)
+    assert (stats.published_total, stats.batches_total) == (5, 2)
+    assert "accounts_relay_batches_total 2.0" in generate_latest(registry).decode()
+    assert stats.as_dict()["batches_total"] == 2

@@ -16,7 +16,8 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 
 
-async def _init_connection(connection: asyncpg.Connection) -> None:
+async def init_connection(connection: asyncpg.Connection) -> None:
+    """Every pooled connection's set-up (the bench's baselines use it too, to compare like with like)."""
     # jsonb travels as msgspec-encoded bytes in both directions: no json module on the hot path.
     for type_name in ("json", "jsonb"):
         await connection.set_type_codec(
@@ -44,7 +45,7 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
         "timeout": settings.db_acquire_timeout,
         "command_timeout": settings.db_statement_timeout_ms / 1000 + 1,
         "max_inactive_connection_lifetime": 300.0,
-        "init": _init_connection,
+        "init": init_connection,
         "reset": _keep_session,
         "server_settings": {
             "application_name": "accounts-service",

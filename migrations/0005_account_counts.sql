@@ -6,6 +6,9 @@
 -- account id, so concurrent writes to accounts of the same key mostly land on different rows and
 -- rarely wait on each other's row lock; it never changes for an account, so every decrement finds the
 -- row its increment went to. Rows whose count falls to 0 stay: they are reused by the next account.
+-- The API writes one account per transaction. A single transaction writing many accounts leaves a
+-- version of a counter row per account until it ends; bulk loads disable the two counting triggers
+-- and refill the counters with one INSERT ... SELECT ... GROUP BY instead (as bench/seed.py does).
 
 -- The shard of an account: the low 4 bits of its id (random for uuid v4), 0..15.
 CREATE FUNCTION account_counts_shard(account_id uuid) RETURNS smallint

@@ -159,7 +159,20 @@ WHERE a.deleted_at IS NULL
 ORDER BY a.name DESC, a.id DESC
 OFFSET $10 LIMIT $11;
 
+-- name: count_accounts_from_counters
+-- totalItems without a name filter: the sum of the matching counters (migration 0005), as exact as a
+-- count(*) and as cheap at any number of accounts. Parameters $1-$6 as above.
+SELECT COALESCE(sum(c.count), 0)::bigint
+FROM account_counts c
+WHERE ($1::uuid IS NULL OR c.organization_id = $1)
+  AND ($2::uuid IS NULL OR c.client_id = $2)
+  AND ($3::uuid[] IS NULL OR c.client_id = ANY ($3))
+  AND ($4::text[] IS NULL OR c.integration = ANY ($4))
+  AND ($5::text[] IS NULL OR c.provider = ANY ($5))
+  AND ($6::text[] IS NULL OR c.status = ANY ($6));
+
 -- name: count_accounts
+-- totalItems with a name filter, which no counter holds: the matching accounts, counted.
 SELECT count(*)
 FROM accounts a
 WHERE a.deleted_at IS NULL

@@ -115,7 +115,10 @@ class Accounts:
             rows = await connection.fetch(
                 _SQL[listing.ordering.query_name], *filters, None, None, listing.page.offset, limit
             )
-            total = await connection.fetchval(_SQL["count_accounts"], *filters)
+            if listing.name_pattern is None:
+                total = await connection.fetchval(_SQL["count_accounts_from_counters"], *filters[:-1])
+            else:
+                total = await connection.fetchval(_SQL["count_accounts"], *filters)
         return Page(rows, total, None)
 
     async def credentials(self, principal: Principal, account_id: uuid.UUID) -> dict[str, str]:

@@ -69,3 +69,58 @@ async def test_badly_named_file_is_refused(tmp_path: Path) -> None:
     (directory / "add-things.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match=r"must be named NNNN_name\.sql"):
         discover(directory)
+
+
+async def test_account_counts_are_filled_from_the_accounts_already_there(
+    empty_database: str, tmp_path: Path
+) -> None:
+    directory = _copy_migrations(tmp_path / "migrations")
+    # The database as it was before the counters: migrations up to 0004 only.
+    later = sorted(path.name for path in directory.glob("*.sql") if path.name >= "0005")
+    held_back = tmp_path / "held_back"
+    held_back.mkdir()
+    for name in later:
+        (directory / name).rename(held_back / name)
+    await migrate(empty_database, directory)
+    connection = await asyncpg.connect(empty_database)
+    try:
+        organizations = [uuid.uuid4(), uuid.uuid4()]
+        clients = [(uuid.uuid4(), organization) for organization in organizations for _ in range(2)]
+        for organization in organizations:
+            await connection.execute("INSERT INTO organizations (id, name) VALUES ($1, 'o')", organization)
+        for client, organization in clients:
+            await connection.execute(
+                "INSERT INTO clients (id, organization_id, name) VALUES ($1, $2, 'c')", client, organization
+            )
+        # 1,000 accounts over every client, three integrations and every status; one in seven deleted.
+        await connection.execute(
+            "INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name, status,"
+            " deleted_at)"
+            " SELECT gen_random_uuid(), c.organization_id, c.id, i, i, i, 'n',"
+            "        (ARRAY['connecting', 'connected', 'disconnected', 'error', 'paused'])[1 + n % 5],"
+            "        CASE WHEN n % 7 = 0 THEN now() END"
+            " FROM generate_series(1, 1000) AS n"
+            " JOIN LATERAL (SELECT * FROM clients ORDER BY id OFFSET n % 4 LIMIT 1) c ON true"
+            " CROSS JOIN LATERAL (SELECT (ARRAY['whatsapp', 'linkedin', 'telegram'])[1 + n % 3] AS i) x"
+        )
+        for name in later:
+            (held_back / name).rename(directory / name)
+        assert await migrate(empty_database, directory) == later
+        grouped = await connection.fetch(
+            "SELECT organization_id, client_id, integration, provider, status, count(*) AS count"
+            " FROM accounts WHERE deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        )
+        counted = await connection.fetch(
+            "SELECT organization_id, client_id, integration, provider, status, sum(count)::bigint AS count"
+            " FROM account_counts GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        )
+        assert len(grouped) > 40
+        assert [tuple(row.values()) for row in counted] == [tuple(row.values()) for row in grouped]
+        live = await connection.fetchval("SELECT count(*) FROM accounts WHERE deleted_at IS NULL")
+        assert await connection.fetchval("SELECT sum(count) FROM account_counts") == live == 1000 - 142
+        # From then on the trigger keeps them.
+        await connection.execute("UPDATE accounts SET deleted_at = now() WHERE status = 'error'")
+        errors = await connection.fetchval("SELECT sum(count) FROM account_counts WHERE status = 'error'")
+        assert errors == 0
+    finally:
+        await connection.close()

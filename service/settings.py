@@ -42,7 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     relay_batch_size: int = 500
     relay_poll_interval: float = 1.0
     # Seconds the relay lets pass after a round that was not a full batch before it reads again.
-    relay_batch_window: float = 0.005
+    relay_batch_window: float = 0.002
     relay_max_attempts: int = 5
     relay_metrics_port: int = 0
     outbox_retention_seconds: float = 24 * 3600.0

@@ -54,6 +54,23 @@ async def test_a_replay_returns_the_first_response_and_creates_nothing(
     assert await _counts(db) == (1, 1)
 
 
+async def test_a_replay_after_the_account_was_removed_is_still_the_first_response(
+    api: Api, tenants: Tenants, db: asyncpg.Connection
+) -> None:
+    """The stored answer is replayed as it was, not re-created: the key stays used for 24 hours."""
+    body, key = new_account(tenants.a), {"Idempotency-Key": "create-then-remove"}
+    first = await api.create(tenants.a.owner, body, **key)
+    location = first.headers["location"]
+    assert (await api.delete(tenants.a.owner, location)).status_code == 204
+
+    again = await api.create(tenants.a.owner, body, **key)
+
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+    assert again.json() == first.json()
+    assert (await api.get(tenants.a.owner, location)).status_code == 404
+    assert [e["event_type"] for e in await outbox(db)] == ["account.connected", "account.removed"]
+
+
 async def test_the_same_key_with_another_body_is_422(
     api: Api, tenants: Tenants, db: asyncpg.Connection
 ) -> None:

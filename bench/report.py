@@ -196,7 +196,7 @@ def markdown(results: Results, reference: Results | None = None) -> str:
         "",
         *[f"- {key}: {value}" for key, value in meta["machine"].items()],
         f"- load average (1 min) before / after the run: {meta['load_before']:.2f} / "
-        f"{meta['load_after']:.2f}",
+        f"{meta['load_after']:.2f} (the figure after includes the run's own memory phase)",
         "",
         "Everything shares the same cores: the load generator (oha), the API workers, PostgreSQL, Kafka "
         "and the "
@@ -205,7 +205,7 @@ def markdown(results: Results, reference: Results | None = None) -> str:
     if meta.get("loaded"):
         lines += [
             "",
-            f"**Warning: the machine was loaded during this run ({meta['loaded']}); figures are "
+            f"**Warning: the machine was loaded when this run started ({meta['loaded']}); figures are "
             "noisy and lower than on a quiet machine.**",
         ]
     if meta["quick"]:

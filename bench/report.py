@@ -275,11 +275,10 @@ def markdown(results: Results, reference: Results | None = None) -> str:
         lines.append(
             f"- Commit → Kafka ack at {rate(latency['write_rate'])} PATCHes (half the max write rate), "
             f"{latency['events']:,} events: p50 **{ms(latency['p50'])}**, p99 **{ms(latency['p99'])}**, "
-            f"max {ms(latency['max'])}. Measured per event as `published_at − created_at` in the outbox: "
-            "`created_at` is the writing transaction's `now()` (its start, just before commit) "
-            "and the relay sets "
-            "`published_at` right after Kafka acknowledged (acks=all) the batch holding the event — an upper "
-            "bound of commit→ack that also holds the transaction and the marking statement."
+            f"max {ms(latency['max'])}. Measured per event from the commit of its change (PostgreSQL's "
+            "commit timestamp of the writing transaction, `track_commit_timestamp=on` in the bench) to the "
+            "outbox row's `published_at`, which the relay sets right after Kafka acknowledged (acks=all) "
+            "the batch holding the event; it includes the relay's marking statement."
         )
     if outbox := results.get("outbox"):
         lines.append(

@@ -62,7 +62,8 @@ class Stack:
 
     def start_servers(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
-        self.postgres = LocalPostgres(self.work / "postgres")
+        # Commit timestamps let the event latency start at each change's commit (bench/events.py).
+        self.postgres = LocalPostgres(self.work / "postgres", settings={"track_commit_timestamp": "on"})
         say(f"starting PostgreSQL in {self.postgres.data_dir} …")
         dsn = self.postgres.start()
         self.kafka = LocalKafka(self.work / "kafka", port=0, progress=say)

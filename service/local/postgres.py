@@ -154,12 +154,14 @@ class LocalPostgres:
         fast: bool = False,
         max_connections: int = 200,
         timeout: float = 60.0,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
-        """Describe the server; nothing is started until start()."""
+        """Describe the server; nothing is started until start(). `settings` go on its command line."""
         self._data_dir = pathlib.Path(data_dir).expanduser().resolve()
         self._fast = fast
         self._max_connections = max_connections
         self._timeout = timeout
+        self._settings = dict(settings or {})
 
     @property
     def data_dir(self) -> pathlib.Path:
@@ -246,6 +248,7 @@ class LocalPostgres:
         }
         if self._fast:
             options.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        options.update(self._settings)
         return options
 
     def _initdb(self, account: _RunAs) -> None:

@@ -18,7 +18,7 @@ import msgspec
 from litestar import Litestar, Response, get, post
 
 from service.accounts.representation import snapshot
-from service.db.pool import init_connection
+from service.db.pool import init_connection, keep_session
 from service.db.sql import load_queries
 from service.events.outbox import CHANNEL
 
@@ -29,10 +29,6 @@ _encode = msgspec.json.Encoder().encode
 _pool: asyncpg.Pool | None = None
 
 
-async def _no_reset(_: asyncpg.Connection) -> None:
-    """No reset query on release, as in the service's pool: like is compared with like."""
-
-
 @asynccontextmanager
 async def _lifespan(_: Litestar) -> AsyncIterator[None]:
     global _pool
@@ -41,7 +37,7 @@ async def _lifespan(_: Litestar) -> AsyncIterator[None]:
         min_size=int(os.environ.get("DB_POOL_MIN_SIZE", "1")),
         max_size=int(os.environ.get("DB_POOL_MAX_SIZE", "10")),
         init=init_connection,
-        reset=_no_reset,
+        reset=keep_session,
     )
     try:
         yield

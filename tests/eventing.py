@@ -94,7 +94,7 @@ async def create_account(
             f"+1555{account_id.int % 10**7:07d}",
             metadata or {},
         )
-        await _record(connection, "account.connected", row)
+        await record_change_event(connection, "account.connected", row)
     return account_id
 
 
@@ -102,7 +102,7 @@ async def update_account(connection: asyncpg.Connection, account_id: uuid.UUID, 
     """Change fields (and bump the version) with an `account.updated` event; return the new version."""
     async with connection.transaction():
         row = await _update(connection, account_id, changes)
-        await _record(connection, "account.updated", row, changes=list(changes))
+        await record_change_event(connection, "account.updated", row, changes=list(changes))
     return int(row["version"])
 
 
@@ -117,7 +117,7 @@ async def remove_account(connection: asyncpg.Connection, account_id: uuid.UUID) 
             """,
             account_id,
         )
-        await _record(connection, "account.removed", row)
+        await record_change_event(connection, "account.removed", row)
     return int(row["version"])
 
 
@@ -139,9 +139,10 @@ async def _update(connection: asyncpg.Connection, account_id: uuid.UUID, changes
     )
 
 
-async def _record(
+async def record_change_event(
     connection: asyncpg.Connection, event_type: Any, row: Mapping[str, Any], changes: Sequence[str] = ()
 ) -> None:
+    """The outbox event of a change just written to `row`, in the caller's transaction."""
     await record_event(
         connection,
         event_type=event_type,

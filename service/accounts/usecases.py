@@ -93,14 +93,15 @@ class Accounts:
         return row
 
     async def collection(self, principal: Principal, listing: Listing) -> Page:
-        filters = (
+        # What the counters can answer for (every filter but the name), then the name pattern.
+        counted = (
             *_scope(principal),
             listing.clients,
             listing.integrations,
             listing.providers,
             listing.statuses,
-            listing.name_pattern,
         )
+        filters = (*counted, listing.name_pattern)
         limit = listing.page.items_per_page
         async with self._database().connection() as connection:
             if listing.cursor_mode:
@@ -116,7 +117,7 @@ class Accounts:
                 _SQL[listing.ordering.query_name], *filters, None, None, listing.page.offset, limit
             )
             if listing.name_pattern is None:
-                total = await connection.fetchval(_SQL["count_accounts_from_counters"], *filters[:-1])
+                total = await connection.fetchval(_SQL["count_accounts_from_counters"], *counted)
             else:
                 total = await connection.fetchval(_SQL["count_accounts"], *filters)
         return Page(rows, total, None)
@@ -385,7 +386,6 @@ def _reject_nul(body: AccountCreate) -> None:
         ("status", body.status),
     ):
         constraints.reject_nul(name, value)
-
 
 
 def _event_payload(values: Row) -> dict[str, Any]:

@@ -29,7 +29,7 @@ async def init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
-async def _keep_session(_: asyncpg.Connection) -> None:
+async def keep_session(_: asyncpg.Connection) -> None:
     """Release without a reset query: asyncpg has already rolled back any open transaction."""
     # The default reset (advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL) is one more round trip on
     # every request. Pooled connections never change session state: settings are fixed at connect time,
@@ -46,7 +46,7 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
         "command_timeout": settings.db_statement_timeout_ms / 1000 + 1,
         "max_inactive_connection_lifetime": 300.0,
         "init": init_connection,
-        "reset": _keep_session,
+        "reset": keep_session,
         "server_settings": {
             "application_name": "accounts-service",
             "statement_timeout": str(settings.db_statement_timeout_ms),

@@ -28,6 +28,7 @@ from tests.eventing import (
     event_settings,
     headers_of,
     read_topic,
+    record_change_event,
     remove_account,
     running_relay,
     snapshot,
@@ -178,16 +179,7 @@ async def test_concurrent_writers_deliver_every_version_in_order_per_account(
                     )
                     # Hold the transaction open a little so commits interleave with other writers'.
                     await asyncio.sleep(mine.random() * 0.01)
-                    await record_event(
-                        connection,
-                        event_type="account.updated",
-                        snapshot=snapshot(row),
-                        organization_id=row["organization_id"],
-                        client_id=row["client_id"],
-                        account_id=account,
-                        account_version=row["version"],
-                        changes=["name"],
-                    )
+                    await record_change_event(connection, "account.updated", row, ["name"])
                     await asyncio.sleep(mine.random() * 0.01)
         finally:
             await connection.close()

@@ -12,13 +12,11 @@ from collections.abc import Callable
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from service.accounts.representation import snapshot
 from service.app import create_app
 from service.db.pool import Database, create_pool
-from service.events.outbox import record_event
 from service.events.topics import ensure_topics
 from service.settings import Settings
-from tests.eventing import event_settings, running_relay, wait_until
+from tests.eventing import event_settings, record_change_event, running_relay, wait_until
 from tests.identity import Tenants
 from tests.integration.accounts_support import new_account
 
@@ -38,16 +36,7 @@ async def _stall(settings: Settings, account_id: str, started: asyncio.Event) ->
                 " RETURNING *",
                 account_id,
             )
-            await record_event(
-                connection,
-                event_type="account.updated",
-                snapshot=snapshot(row),
-                organization_id=row["organization_id"],
-                client_id=row["client_id"],
-                account_id=row["id"],
-                account_version=row["version"],
-                changes=["name"],
-            )
+            await record_change_event(connection, "account.updated", row, ["name"])
             started.set()
             await asyncio.sleep(IDLE_TIMEOUT_MS / 1000 + 1)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -707,7 +707,7 @@ def machine(oha_path: str) -> dict[str, str]:
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
     from importlib.metadata import version
 
-    from service.local.kafka import KAFKA_VERSION
+    from devtools.kafka import KAFKA_VERSION
 
     return {
         "CPU": f"{cpu_model}, {psutil.cpu_count()} logical cores",
@@ -725,7 +725,7 @@ def machine(oha_path: str) -> dict[str, str]:
 
 
 def _postgres_version() -> str:
-    from service.local.postgres import _bin_dir
+    from devtools.postgres import _bin_dir
 
     done = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
     return done.stdout.strip()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import psutil
 
+from devtools.kafka import LocalKafka, free_port
+from devtools.postgres import LocalPostgres
 from service.auth.keys import ensure_private_key_file
 from service.crypto import new_key_ring_entry
-from service.local.kafka import LocalKafka, free_port
-from service.local.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
-from service.logs import skip_unused_record_fields
+from service.observability.logs import skip_unused_record_fields
 from service.observability.operations import Operations
 from service.settings import Settings, load_settings
 from service.web import health
@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         },
         lifespan=[resources.lifespan, operations.lifespan],
         plugins=operations.plugins,
-        # Logging is configured once per process (service.logs), not by the framework.
+        # Logging is configured once per process (service.observability.logs), not by the framework.
         logging_config=None,
         middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,

@@ -34,7 +34,7 @@ def cmd_api(_: argparse.Namespace) -> int:
 
     from service.accounts.wiring import load_cipher
     from service.auth.keys import load_signing_keys
-    from service.logs import logging_config
+    from service.observability.logs import logging_config
     from service.observability.tracing import require_tracing_extra
 
     settings = load_settings()
@@ -59,7 +59,7 @@ def cmd_api(_: argparse.Namespace) -> int:
 
 
 def cmd_dev(_: argparse.Namespace) -> int:
-    from service.devserver import run_dev
+    from devtools.devserver import run_dev
 
     return run_dev(_say)
 

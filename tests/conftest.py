@@ -67,7 +67,7 @@ def postgres_url() -> Iterator[str]:
         with PostgresContainer("postgres:17-alpine", driver=None) as container:
             yield container.get_connection_url()
     else:
-        from service.local.postgres import LocalPostgres
+        from devtools.postgres import LocalPostgres
 
         server = LocalPostgres(_server_home("postgres"), fast=True)
         try:
@@ -89,7 +89,7 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
             yield container.get_bootstrap_server()
     else:
-        from service.local.kafka import LocalKafka, java_available
+        from devtools.kafka import LocalKafka, java_available
 
         if not java_available():
             pytest.fail(

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.clients.iri import CLIENT_IRI_PATTERN
+from service.web.iri import CLIENT_IRI_PATTERN
 
 Status = Literal["connecting", "connected", "disconnected", "error", "paused"]
 

@@ -15,12 +15,12 @@ from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.refresh import refused
 from service.auth.tokens import TokenService
-from service.clients.iri import CLIENT_IRI_PATTERN, item_not_found, parse_client_iri
 from service.db.pool import Database
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.settings import Settings
 from service.web.bodies import JSON_TYPES, decode
 from service.web.constraints import BLANK, NOT_BLANK, TOO_LONG, reject_nul, too_long
+from service.web.iri import CLIENT_IRI_PATTERN, item_not_found, parse_client_iri
 from service.web.openapi import JsonBody, error_responses, success
 
 T = TypeVar("T")

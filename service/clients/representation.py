@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from service.clients.iri import client_iri
+from service.web.iri import client_iri
 
 RESOURCE = "Client"
 COLLECTION_IRI = "/api/clients"

@@ -15,7 +15,6 @@ from litestar.params import Body, FromPath
 from service.auth.guards import requires
 from service.auth.principal import Principal, Role
 from service.clients import store
-from service.clients.iri import client_iri
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
 from service.clients.schema import ClientCreate, ClientPatch
 from service.db.pool import Database
@@ -23,6 +22,7 @@ from service.errors import BadRequest
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
 from service.web.formats import negotiate
+from service.web.iri import client_iri
 from service.web.openapi import (
     JsonBody,
     MergePatchBody,

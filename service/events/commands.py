@@ -16,7 +16,7 @@ from service.events.metrics import RelayStats
 from service.events.relay import run_relay
 from service.events.store import OutboxStore
 from service.events.worker_example import run_worker
-from service.logs import configure_logging
+from service.observability.logs import configure_logging
 from service.settings import Settings, SettingsError, load_settings
 
 

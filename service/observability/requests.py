@@ -10,7 +10,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.logs import request_id
+from service.observability.logs import request_id
 from service.observability.metrics import IN_FLIGHT, observe_request
 
 HEADER = "X-Request-ID"

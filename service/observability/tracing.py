@@ -15,7 +15,7 @@ from litestar.plugins import InitPlugin, PluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service import __version__
-from service.logs import request_id
+from service.observability.logs import request_id
 from service.settings import Settings, SettingsError
 
 if TYPE_CHECKING:

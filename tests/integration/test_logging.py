@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.logs import JsonFormatter, request_id
+from service.observability.logs import JsonFormatter, request_id
 from service.settings import Settings
 from tests.integration.api_process import ApiProcess, api_environment
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
+from devtools.kafka import LocalKafka
 from service.app import create_app
 from service.events.topics import ensure_topics
-from service.local.kafka import LocalKafka
 from service.settings import Settings
 from tests.eventing import (
     Record,

@@ -16,9 +16,9 @@ import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
+from devtools.postgres import LocalPostgres
 from service.app import create_app
 from service.db.migrate import migrate
-from service.local.postgres import LocalPostgres
 from service.settings import Settings
 from service.web.problems import exception_handlers
 from tests.conftest import with_database

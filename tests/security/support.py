@@ -19,8 +19,8 @@ from service.app import create_app
 from service.auth.api_keys import hash_api_key, new_api_key
 from service.auth.principal import Principal, Role
 from service.auth.tokens import TokenService
-from service.clients.iri import CLIENT_IRI_PATTERN
 from service.settings import Settings, load_settings
+from service.web.iri import CLIENT_IRI_PATTERN
 from tests.conftest import CREDENTIALS_KEYS, TEST_IDENTITY_ENV, with_database
 from tests.identity import WORKER
 

@@ -20,11 +20,11 @@ from service.accounts.listing import Ordering, decode_cursor, encode_cursor, par
 from service.accounts.schema import AccountCreate, AccountPatch
 from service.accounts.validation import is_https_url
 from service.auth.routes import CustomerTokenRequest, LoginRequest, RefreshRequest
-from service.clients.iri import CLIENT_IRI_PATTERN, parse_client_iri
 from service.clients.schema import ClientCreate, ClientPatch, is_web_url
 from service.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 from service.web.bodies import JSON_TYPES, MAX_DEPTH, MERGE_PATCH, decode, nested_deeper_than
 from service.web.formats import Format, negotiate
+from service.web.iri import CLIENT_IRI_PATTERN, parse_client_iri
 from service.web.pagination import MAX_ITEMS_PER_PAGE, MAX_PAGE, parse_page
 
 FUZZ = settings(

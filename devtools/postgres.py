@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from service.local.processes import pid_alive, wait_gone
+from devtools.processes import pid_alive, wait_gone
 
 # The database superuser that initdb creates (not a system user).
 DB_USER = "postgres"

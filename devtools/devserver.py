@@ -13,7 +13,7 @@ import uvicorn
 from service.app import create_app
 from service.db.migrate import migrate
 from service.events.relay import relay_alongside
-from service.logs import configure_logging, logging_config
+from service.observability.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
 
 Say = Callable[[str], None]
@@ -65,7 +65,7 @@ def _dev_credentials_keys(data_dir: Path, say: Say) -> str:
 
 
 def _start_postgres(data_dir: Path, started: ExitStack, say: Say) -> str:
-    from service.local.postgres import LocalPostgres
+    from devtools.postgres import LocalPostgres
 
     server = LocalPostgres(data_dir / "postgres")
     say(f"starting PostgreSQL in {server.data_dir} …")
@@ -75,7 +75,7 @@ def _start_postgres(data_dir: Path, started: ExitStack, say: Say) -> str:
 
 
 def _start_kafka(data_dir: Path, started: ExitStack, say: Say) -> str:
-    from service.local.kafka import LocalKafka, java_available
+    from devtools.kafka import LocalKafka, java_available
 
     if not java_available():
         say("Java was not found: running without Kafka; events wait in the outbox until a broker is set")

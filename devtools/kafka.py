@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from service.local.processes import pid_alive, wait_gone
+from devtools.processes import pid_alive, wait_gone
 
 # Newest on Maven Central; 4.1.2, 4.2.2, 4.3.1 and 4.4.0 all pass an aiokafka 0.14 round trip on Java 17.
 KAFKA_VERSION = "4.4.0"

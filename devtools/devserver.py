@@ -13,6 +13,7 @@ import uvicorn
 from service.app import create_app
 from service.db.migrate import migrate
 from service.events.relay import relay_alongside
+from service.integrations.catalog import load_catalog
 from service.observability.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
 
@@ -32,6 +33,7 @@ def run_dev(say: Say) -> int:
         if not os.environ.get("CREDENTIALS_KEYS"):
             os.environ["CREDENTIALS_KEYS"] = _dev_credentials_keys(data_dir, say)
         settings = load_settings()
+        load_catalog(settings)
         configure_logging(settings.log_level, settings.log_format)
         asyncio.run(migrate(settings.database_url, report=say))
         _print_summary(settings, say)

@@ -34,11 +34,13 @@ def cmd_api(_: argparse.Namespace) -> int:
 
     from service.accounts.wiring import load_cipher
     from service.auth.keys import load_signing_keys
+    from service.integrations.catalog import load_catalog
     from service.observability.logs import logging_config
     from service.observability.tracing import require_tracing_extra
 
     settings = load_settings()
     # Fail here with one clear line, not inside every worker process uvicorn starts.
+    load_catalog(settings)
     load_signing_keys(settings)
     load_cipher(settings)
     require_tracing_extra(settings)

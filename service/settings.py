@@ -9,7 +9,6 @@ from collections.abc import Mapping
 import msgspec
 
 from service.crypto import KeyRingError, parse_key_ring
-from service.integrations.catalog import SLUGS, parse_available
 
 
 class SettingsError(Exception):
@@ -71,6 +70,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     # Account credentials: `kid:base64key[,kid:base64key…]`, 32-byte AES keys; the first one seals.
     credentials_keys: str = ""
     # Integrations that accept new accounts (comma-separated slugs); the others are listed as unavailable.
+    # The catalog checks the slugs when the API starts (settings know nothing of the domain).
     integrations_available: str = "whatsapp"
 
     def __post_init__(self) -> None:
@@ -152,12 +152,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
                 parse_key_ring(self.credentials_keys)
             except KeyRingError as exc:
                 raise SettingsError(f"CREDENTIALS_KEYS {exc}") from None
-        unknown = sorted(parse_available(self.integrations_available) - set(SLUGS))
-        _require(
-            not unknown,
-            "INTEGRATIONS_AVAILABLE",
-            f"names unknown integrations ({', '.join(unknown)}); known: {', '.join(SLUGS)}",
-        )
 
     def _check_events(self) -> None:
         for variable, topic in [

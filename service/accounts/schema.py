@@ -122,24 +122,3 @@ class AccountCredentials(msgspec.Struct):
     """The decrypted credentials of an account (workers only)."""
 
     credentials: dict[str, str]
-
-
-class CredentialField(msgspec.Struct):
-    name: str
-    label: str
-    secret: Annotated[bool, Meta(description="Whether the value is a secret (password, token, cookie)")]
-
-
-class Integration(msgspec.Struct, kw_only=True, rename="camel"):
-    """A messaging network accounts connect to."""
-
-    id: Annotated[str, Meta(description="The slug")]
-    name: str
-    provider: str
-    type: str
-    available: Annotated[bool, Meta(description="Whether new accounts may be connected to it")]
-    credential_fields: list[CredentialField]
-    required_credentials: Annotated[
-        list[list[str]],
-        Meta(description="Alternative sets of credential fields; one whole set must be given"),
-    ]

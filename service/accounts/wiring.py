@@ -11,7 +11,7 @@ from service.accounts.routes import AccountController
 from service.accounts.usecases import Accounts
 from service.crypto import CredentialCipher
 from service.db.pool import Database
-from service.integrations.catalog import Catalog, parse_available
+from service.integrations.catalog import load_catalog
 from service.integrations.routes import IntegrationController
 from service.settings import Settings, SettingsError
 
@@ -27,7 +27,7 @@ def load_cipher(settings: Settings) -> CredentialCipher:
 
 def accounts_router(settings: Settings, database: Callable[[], Database]) -> Router:
     """`/api/accounts` and `/api/integrations`, sharing one catalog; `database` is the open pool."""
-    catalog = Catalog(parse_available(settings.integrations_available))
+    catalog = load_catalog(settings)
     accounts = Accounts(catalog, load_cipher(settings), database)
     return Router(
         path="/",

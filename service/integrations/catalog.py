@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from service.settings import Settings, SettingsError
+
 IRI_PREFIX = "/api/integrations/"
 
 
@@ -147,3 +149,14 @@ def slug_of(reference: str) -> str:
 def parse_available(text: str) -> frozenset[str]:
     """Read the comma-separated list of available integration slugs."""
     return frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+
+
+def load_catalog(settings: Settings) -> Catalog:
+    """The catalog of this deployment; an unknown slug in INTEGRATIONS_AVAILABLE stops start-up."""
+    available = parse_available(settings.integrations_available)
+    if unknown := sorted(available - set(SLUGS)):
+        raise SettingsError(
+            f"INTEGRATIONS_AVAILABLE names unknown integrations ({', '.join(unknown)}); "
+            f"known: {', '.join(SLUGS)}"
+        )
+    return Catalog(available)

@@ -8,11 +8,11 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
-from service.accounts.schema import Integration as IntegrationShape
 from service.auth.guards import requires
 from service.auth.principal import Role
 from service.errors import NotFound
 from service.integrations.catalog import IRI_PREFIX, Catalog, Integration
+from service.integrations.schema import Integration as IntegrationShape
 from service.web import hydra
 from service.web.formats import negotiate
 from service.web.openapi import SECURITY, error_responses, linked_data_operation, page_parameters, success

@@ -14,12 +14,13 @@ import msgspec
 
 from service.errors import BadRequest
 from service.integrations.catalog import slug_of
+from service.web.iri import client_id_of
 from service.web.pagination import PageRequest, parse_page
+from service.web.resource import check_query, like_pattern, single
 
 Query = Mapping[str, Sequence[str]]
 OrderField = Literal["createdAt", "name"]
 
-CLIENT_IRI_PREFIX = "/api/clients/"
 # The filters of API Platform's `search` template: (query variable, property).
 SEARCH_VARIABLES: tuple[tuple[str, str], ...] = (
     ("integration", "integration"),
@@ -35,7 +36,6 @@ SEARCH_VARIABLES: tuple[tuple[str, str], ...] = (
     ("order[name]", "name"),
 )
 _ORDER_KEYS: dict[str, OrderField] = {"order[createdAt]": "createdAt", "order[name]": "name"}
-_LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 _CURSOR_VERSION = 1
 
 
@@ -117,26 +117,22 @@ class Listing:
 
 def parse_listing(query: Query) -> Listing:
     """Read filters, ordering and pagination; malformed values are 400, unknown parameters ignored."""
-    for values in query.values():
-        if any("\x00" in value for value in values):
-            raise BadRequest("Query parameters must not contain NUL characters.")
+    check_query(query)
     ordering = _ordering(query)
-    cursor_values = query.get("cursor")
-    cursor_mode = cursor_values is not None
+    cursor_mode = "cursor" in query
     if cursor_mode and "page" in query:
         raise BadRequest('Query parameters "page" and "cursor" cannot be combined.')
-    if cursor_values is not None and len(cursor_values) > 1:
-        raise BadRequest('Query parameter "cursor" must be given once.')
+    cursor = single(query, "cursor")
     return Listing(
         clients=_clients(query),
         integrations=_repeated(query, "integration", slug_of),
         providers=_repeated(query, "provider"),
         statuses=_repeated(query, "status"),
-        name_pattern=_name_pattern(query),
+        name_pattern=like_pattern(single(query, "name")),
         ordering=ordering,
         page=parse_page(query),
         cursor_mode=cursor_mode,
-        after=decode_cursor(cursor_values[0], ordering) if cursor_values else None,
+        after=decode_cursor(cursor, ordering) if cursor else None,
     )
 
 
@@ -152,23 +148,8 @@ def _clients(query: Query) -> list[UUID] | None:
     values = _repeated(query, "client")
     if values is None:
         return None
-    ids: list[UUID] = []
-    for value in values:
-        text = value[len(CLIENT_IRI_PREFIX) :] if value.startswith(CLIENT_IRI_PREFIX) else value
-        try:
-            ids.append(UUID(text))
-        except ValueError:
-            continue  # names no client: matches nothing, as an unknown IRI does in API Platform
-    return ids
-
-
-def _name_pattern(query: Query) -> str | None:
-    values = query.get("name", ())
-    if len(values) > 1:
-        raise BadRequest('Query parameter "name" must be given once.')
-    if not values or values[0] == "":
-        return None
-    return f"%{values[0].translate(_LIKE_ESCAPES)}%"
+    # A value that names no client matches nothing, as an unknown IRI does in API Platform.
+    return [client for client in map(client_id_of, values) if client is not None]
 
 
 def _ordering(query: Query) -> Ordering:

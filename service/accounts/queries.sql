@@ -29,9 +29,6 @@ WHERE a.id = $1
   AND a.deleted_at IS NULL
   AND ($2::uuid IS NULL OR a.organization_id = $2);
 
--- name: client_in_organization
-SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 AND organization_id = $2);
-
 -- name: insert_account
 -- The account and its account.connected event. $16 event id, $17 the event's payload without what the
 -- database assigns (version, createdAt, updatedAt), $18 the relay's channel.

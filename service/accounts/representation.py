@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from service.integrations.catalog import IRI_PREFIX as INTEGRATION_IRI_PREFIX
+from service.web.iri import client_iri
+from service.web.resource import timestamp
 
 RESOURCE = "Account"
 COLLECTION_IRI = "/api/accounts"
 IRI_PREFIX = "/api/accounts/"
-CLIENT_IRI_PREFIX = "/api/clients/"
 
 # API field name → column, in the order changes are listed in events.
 CHANGEABLE = {
@@ -36,13 +36,6 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
-def timestamp(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a numeric offset and whole seconds, as API Platform writes dates."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
 def fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The plain-JSON read shape: what responses show and what events carry. Never credentials."""
     return {
@@ -54,7 +47,7 @@ def fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "type": row["type"],
         "integration": INTEGRATION_IRI_PREFIX + row["integration"],
         "externalId": row["external_id"],
-        "client": f"{CLIENT_IRI_PREFIX}{row['client_id']}",
+        "client": client_iri(row["client_id"]),
         "status": row["status"],
         "statusReason": row["status_reason"],
         "settings": row["settings"],

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPIType, Parameter, Schema
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import Body, HeaderParameter, PathParameter
 from msgspec import UNSET
 
@@ -16,12 +15,12 @@ from service.accounts import idempotency
 from service.accounts.listing import SEARCH_VARIABLES, parse_listing
 from service.accounts.representation import COLLECTION_IRI, RESOURCE, etag, fields, iri
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch, StatusReport
-from service.accounts.usecases import NOT_FOUND, Accounts
+from service.accounts.usecases import Accounts
 from service.auth.guards import current_principal, requires
 from service.auth.principal import Role
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest
 from service.web import hydra
-from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
+from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import Format, negotiate
 from service.web.openapi import (
     SECURITY,
@@ -30,13 +29,14 @@ from service.web.openapi import (
     error_responses,
     linked_data_operation,
     page_parameters,
+    query_parameter,
     success,
     with_item_links,
 )
 from service.web.pagination import cursor_view, page_view
+from service.web.resource import empty_body, not_found, query_of
 
 AnyRequest = Request[Any, Any, Any]
-T = TypeVar("T")
 READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
 WRITERS = requires(Role.OWNER, Role.CUSTOMER)
 PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
@@ -48,33 +48,27 @@ _WORKER_FIELDS = ("status", "status_reason")
 _LINK_RELATIONS = (("first", "first"), ("previous", "prev"), ("next", "next"), ("last", "last"))
 
 
-def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
-    return Parameter(
-        name=name, param_in=ParamType.QUERY, required=False, description=description, schema=schema
-    )
-
-
 _TEXT = Schema(type=OpenAPIType.STRING)
 _TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
 _ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
 COLLECTION_PARAMETERS = (
     *page_parameters(),
-    _query_parameter(
+    query_parameter(
         "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
     ),
     *(
-        _query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
+        query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
         for name, prop in SEARCH_VARIABLES
         if name in ("integration[]", "provider[]", "status[]", "client[]")
     ),
     *(
-        _query_parameter(name, f"Filter on {prop}", _TEXT)
+        query_parameter(name, f"Filter on {prop}", _TEXT)
         for name, prop in SEARCH_VARIABLES
         if name in ("integration", "provider", "status", "client")
     ),
-    _query_parameter("name", "Case-insensitive substring of the name", _TEXT),
-    _query_parameter("order[createdAt]", "Order by creation time", _ORDER),
-    _query_parameter("order[name]", "Order by name", _ORDER),
+    query_parameter("name", "Case-insensitive substring of the name", _TEXT),
+    query_parameter("order[createdAt]", "Order by creation time", _ORDER),
+    query_parameter("order[name]", "Order by name", _ORDER),
 )
 AccountId = Annotated[str, PathParameter(description="Account identifier")]
 IfMatch = Annotated[
@@ -125,7 +119,7 @@ def _account_id(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise NotFound(NOT_FOUND) from None
+        raise not_found() from None
 
 
 def _item(fmt: Format, row: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -137,11 +131,6 @@ def _links(view: dict[str, Any]) -> dict[str, str]:
     """The view's page links as an RFC 8288 Link header: plain JSON collections have no `view`."""
     links = [f'<{view[key]}>; rel="{rel}"' for key, rel in _LINK_RELATIONS if key in view]
     return {"Link": ", ".join(links)}
-
-
-def _empty_body(request: AnyRequest, kind: type[T], accepted: tuple[str, ...]) -> T:
-    """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
-    return decode(b"", kind, request.headers.get("content-type"), accepted)
 
 
 def _status_report(patch: AccountPatch) -> StatusReport:
@@ -179,7 +168,7 @@ class AccountController(Controller):
         accounts: NamedDependency[Accounts],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        query = {key: request.query_params.getall(key) for key in request.query_params}
+        query = query_of(request)
         listing = parse_listing(query)
         page = await accounts.collection(current_principal(request), listing)
         members = [hydra.member(fmt, RESOURCE, iri(row["id"]), fields(row)) for row in page.rows]
@@ -236,7 +225,7 @@ class AccountController(Controller):
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         if data is None:
-            data = _empty_body(request, AccountCreate, JSON_TYPES)
+            data = empty_body(request, AccountCreate, JSON_TYPES)
         key = idempotency.parse_key(idempotency_key)
         created = await accounts.create(current_principal(request), data, key)
         location = iri(created.account_id)
@@ -274,7 +263,7 @@ class AccountController(Controller):
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         if data is None:
-            data = _empty_body(request, AccountPatch, MERGE_PATCH)
+            data = empty_body(request, AccountPatch, MERGE_PATCH)
         principal = current_principal(request)
         change = _status_report(data) if principal.is_worker else data
         row = await accounts.update(principal, _account_id(account_id), change, if_match)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,17 +19,18 @@ from service.auth.principal import Principal
 from service.crypto import CredentialCipher, Sealed
 from service.db.pool import Database
 from service.db.sql import load_queries
-from service.errors import BadRequest, ConstraintViolations, NotFound, PreconditionFailed, Violation
+from service.db.tenancy import client_in_organization
+from service.errors import BadRequest, ConstraintViolations, PreconditionFailed, Violation
 from service.events.outbox import CHANNEL
 from service.integrations.catalog import Catalog, Integration
 from service.web import constraints
+from service.web.iri import item_not_found, parse_client_iri
+from service.web.resource import not_found
 
 _SQL = load_queries("service.accounts", "queries.sql")
 _UNIQUE_EXTERNAL_ID = "accounts_external_id_key"
-_CLIENT_IRI = re.compile(r"^/api/clients/([0-9a-fA-F-]{36})$")
 _canonical = msgspec.json.Encoder(order="sorted").encode
 
-NOT_FOUND = "Not Found"
 Row = Mapping[str, Any]
 # Writes the account row read (returns None when its version has changed since).
 _Write = Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[asyncpg.Record | None]]
@@ -89,7 +89,7 @@ class Accounts:
         async with self._database().connection() as connection:
             row = await connection.fetchrow(_SQL["get_account"], account_id, *_scope(principal))
         if row is None:
-            raise NotFound(NOT_FOUND)
+            raise not_found()
         return row
 
     async def collection(self, principal: Principal, listing: Listing) -> Page:
@@ -126,7 +126,7 @@ class Accounts:
         async with self._database().connection() as connection:
             row = await connection.fetchrow(_SQL["get_credentials"], account_id, principal.organization_id)
         if row is None:
-            raise NotFound(NOT_FOUND)
+            raise not_found()
         if row["credentials"] is None:
             return {}
         return self.cipher.open(account_id, Sealed(row["credentials"], row["credentials_key_id"]))
@@ -136,7 +136,7 @@ class Accounts:
     ) -> Created:
         organization_id = principal.organization_id
         if organization_id is None:
-            raise NotFound(NOT_FOUND)
+            raise not_found()
         _reject_nul(body)
         try:
             if idempotency_key:
@@ -149,7 +149,7 @@ class Accounts:
             raise
         except asyncpg.ForeignKeyViolationError:
             # The client was deleted while the account was being created.
-            raise BadRequest(f'Item not found for "{body.client or ""}".') from None
+            raise item_not_found(body.client or "") from None
         return Created(201, row["id"], snapshot(row))
 
     async def _create_once(
@@ -174,7 +174,7 @@ class Accounts:
         body: AccountCreate,
     ) -> asyncpg.Record:
         """The account and its account.connected event, in one statement."""
-        client_id = await self._client(connection, principal, _client_id(body.client), body.client)
+        client_id = await self._client(connection, principal, body.client)
         valid = self._check_create(body, client_id)
         account_id = uuid.uuid4()
         sealed = self.cipher.seal(account_id, valid.credentials)
@@ -290,7 +290,7 @@ class Accounts:
     ) -> asyncpg.Record:
         row: asyncpg.Record | None = await connection.fetchrow(query, account_id, *_scope(principal))
         if row is None:
-            raise NotFound(NOT_FOUND)
+            raise not_found()
         preconditions.require(if_match, row["version"])
         return row
 
@@ -308,19 +308,20 @@ class Accounts:
         self,
         connection: asyncpg.Connection,
         principal: Principal,
-        requested: uuid.UUID | None,
         iri: str | None,
     ) -> uuid.UUID | None:
         """The account's client: the customer's own, or one of the owner's organization (400 otherwise)."""
-        if requested is None:
+        if iri is None:
             return principal.client_id
+        requested = parse_client_iri(iri)
         if principal.client_id is not None:
             visible = requested == principal.client_id
         else:
-            query = _SQL["client_in_organization"]
-            visible = await connection.fetchval(query, requested, principal.organization_id)
+            visible = await client_in_organization(
+                connection, client_id=requested, organization_id=principal.organization_id
+            )
         if not visible:
-            raise BadRequest(f'Item not found for "{iri}".')
+            raise item_not_found(iri)
         return requested
 
     def _check_create(self, body: AccountCreate, client_id: uuid.UUID | None) -> _NewAccount:
@@ -358,18 +359,6 @@ class Accounts:
             found.append(Violation("integration", message, constraints.NO_SUCH_CHOICE))
             return None
         return integration
-
-
-def _client_id(iri: str | None) -> uuid.UUID | None:
-    """The client id of an IRI; a malformed IRI is a 400, as API Platform answers."""
-    if iri is None:
-        return None
-    if match := _CLIENT_IRI.match(iri):
-        try:
-            return uuid.UUID(match[1])
-        except ValueError:
-            pass
-    raise BadRequest(f'Invalid IRI "{iri}".')
 
 
 def _reject_nul(body: AccountCreate) -> None:

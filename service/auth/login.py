@@ -12,6 +12,7 @@ from service.auth.throttle import LoginThrottle
 from service.auth.tokens import IssuedToken, TokenService
 from service.db.pool import Database
 from service.db.sql import load_queries
+from service.db.tenancy import client_in_organization
 from service.errors import Unauthenticated
 from service.settings import Settings
 
@@ -89,7 +90,9 @@ async def mint_customer_token(
 ) -> IssuedToken | None:
     """A ROLE_CUSTOMER token for one client of the caller's organization; None if it has no such client."""
     async with db.connection() as connection:
-        found = await connection.fetchval(_SQL["client_in_organization"], client_id, issuer.organization_id)
+        found = await client_in_organization(
+            connection, client_id=client_id, organization_id=issuer.organization_id
+        )
     if not found:
         return None
     customer = Principal(subject, frozenset({Role.CUSTOMER}), issuer.organization_id, client_id)

@@ -69,6 +69,3 @@ UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at
 
 -- name: purge_refresh_tokens
 DELETE FROM refresh_tokens WHERE user_id = $1 AND expires_at < now();
-
--- name: client_in_organization
-SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 AND organization_id = $2);

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 
 from service.web.iri import client_iri
+from service.web.resource import timestamp
 
 RESOURCE = "Client"
 COLLECTION_IRI = "/api/clients"
@@ -22,11 +22,6 @@ class ClientView(msgspec.Struct, rename="camel"):
     website: str | None
     created_at: Annotated[str, msgspec.Meta(description="RFC 3339")]
     updated_at: Annotated[str | None, msgspec.Meta(description="RFC 3339; null until the first change")]
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a numeric offset and whole seconds, as API Platform writes dates."""
-    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def fields(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPIType, Parameter, Schema
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import Body, FromPath
 
 from service.auth.guards import requires
@@ -18,9 +17,8 @@ from service.clients import store
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
 from service.clients.schema import ClientCreate, ClientPatch
 from service.db.pool import Database
-from service.errors import BadRequest
 from service.web import hydra
-from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
+from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import negotiate
 from service.web.iri import client_iri
 from service.web.openapi import (
@@ -29,12 +27,13 @@ from service.web.openapi import (
     error_responses,
     linked_data_operation,
     page_parameters,
+    query_parameter,
     success,
     with_item_links,
 )
 from service.web.pagination import page_view, parse_page
+from service.web.resource import empty_body, query_of, single
 
-T = TypeVar("T")
 AnyRequest = Request[Any, Any, Any]
 READERS = requires(Role.OWNER, Role.VIEWER)
 WRITERS = requires(Role.OWNER)
@@ -43,17 +42,11 @@ SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
 _LOCATION = ResponseHeader(name="Location", documentation_only=True)
 
 
-def _query_parameter(name: str, description: str, kind: OpenAPIType) -> Parameter:
-    return Parameter(
-        name=name, param_in=ParamType.QUERY, required=False, description=description, schema=Schema(type=kind)
-    )
-
-
 COLLECTION_OPERATION = linked_data_operation(
     RESOURCE,
     (
         *page_parameters(),
-        _query_parameter("name", "Case-insensitive substring of the name", OpenAPIType.STRING),
+        query_parameter("name", "Case-insensitive substring of the name", Schema(type=OpenAPIType.STRING)),
     ),
 )
 ITEM_OPERATION = linked_data_operation(RESOURCE)
@@ -65,24 +58,6 @@ CREATE_OPERATION = with_item_links(
         "RemoveClient": ("/api/clients/{client_id}", "delete", "client_id"),
     },
 )
-
-
-def _query(request: AnyRequest) -> dict[str, list[str]]:
-    query = {key: request.query_params.getall(key) for key in request.query_params}
-    # PostgreSQL text cannot hold NUL: refused here, it would fail the query as a 500.
-    if any("\x00" in value for values in query.values() for value in values):
-        raise BadRequest("Query parameters must not contain NUL characters.")
-    return query
-
-
-def _single(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name) or []
-    return values[-1] if values else None
-
-
-def _empty_body(request: AnyRequest, kind: type[T], accepted: tuple[str, ...]) -> T:
-    """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
-    return decode(b"", kind, request.headers.get("content-type"), accepted)
 
 
 class ClientController(Controller):
@@ -105,9 +80,9 @@ class ClientController(Controller):
         self, request: AnyRequest, db: NamedDependency[Database], principal: NamedDependency[Principal]
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        query = _query(request)
+        query = query_of(request)
         page = parse_page(query)
-        total, rows = await store.list_clients(db, principal, page, _single(query, "name"))
+        total, rows = await store.list_clients(db, principal, page, single(query, "name"))
         members = [hydra.member(fmt, RESOURCE, iri_of(row), fields(row)) for row in rows]
         document = hydra.collection(
             fmt,
@@ -159,7 +134,7 @@ class ClientController(Controller):
         data: Annotated[ClientCreate | None, Body()] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        body = data if data is not None else _empty_body(request, ClientCreate, JSON_TYPES)
+        body = data if data is not None else empty_body(request, ClientCreate, JSON_TYPES)
         row = await store.create_client(db, principal, body)
         iri = client_iri(row["id"])
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri, fields(row)), 201, {"Location": iri})
@@ -186,7 +161,7 @@ class ClientController(Controller):
         data: Annotated[ClientPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        body = data if data is not None else _empty_body(request, ClientPatch, MERGE_PATCH)
+        body = data if data is not None else empty_body(request, ClientPatch, MERGE_PATCH)
         row = await store.update_client(db, principal, client_id, body)
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
 

@@ -12,33 +12,26 @@ from service.auth.principal import Principal
 from service.clients.schema import ClientCreate, ClientPatch, validated
 from service.db.pool import Database
 from service.db.sql import load_queries
-from service.errors import Conflict, NotFound
+from service.errors import Conflict
 from service.web.pagination import PageRequest
+from service.web.resource import like_pattern, not_found
 
 _SQL = load_queries("service.clients", "queries.sql")
 
 Row = Mapping[str, Any]
-NOT_FOUND = "Not Found"
 
 
 def _organization(principal: Principal) -> uuid.UUID:
     # Guards admit only organization members here; a platform-wide caller must never reach the SQL.
     if principal.organization_id is None:
-        raise NotFound(NOT_FOUND)
+        raise not_found()
     return principal.organization_id
-
-
-def _like(fragment: str | None) -> str | None:
-    if fragment is None:
-        return None
-    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 async def list_clients(
     db: Database, principal: Principal, page: PageRequest, name: str | None
 ) -> tuple[int, list[Row]]:
-    organization, pattern = _organization(principal), _like(name)
+    organization, pattern = _organization(principal), like_pattern(name)
     async with db.connection() as connection:
         total = await connection.fetchval(_SQL["count_clients"], organization, pattern)
         rows = await connection.fetch(
@@ -51,7 +44,7 @@ async def get_client(db: Database, principal: Principal, client_id: uuid.UUID) -
     async with db.connection() as connection:
         row: Row | None = await connection.fetchrow(_SQL["get_client"], client_id, _organization(principal))
     if row is None:
-        raise NotFound(NOT_FOUND)
+        raise not_found()
     return row
 
 
@@ -69,7 +62,7 @@ async def update_client(db: Database, principal: Principal, client_id: uuid.UUID
     async with db.transaction() as connection:
         current = await connection.fetchrow(_SQL["lock_client"], client_id, organization)
         if current is None:
-            raise NotFound(NOT_FOUND)
+            raise not_found()
         name, website = validated(
             current["name"] if patch.name is msgspec.UNSET else patch.name,
             current["website"] if patch.website is msgspec.UNSET else patch.website,
@@ -84,7 +77,7 @@ async def delete_client(db: Database, principal: Principal, client_id: uuid.UUID
     async with db.transaction() as connection:
         # The row lock waits for accounts being added right now, so the check below sees them.
         if await connection.fetchrow(_SQL["lock_client"], client_id, organization) is None:
-            raise NotFound(NOT_FOUND)
+            raise not_found()
         if await connection.fetchval(_SQL["client_has_live_accounts"], client_id):
             raise Conflict("The client still has connected accounts; remove them first.")
         await connection.execute(_SQL["delete_client"], client_id, organization)

@@ -10,13 +10,13 @@ from litestar.params import PathParameter
 
 from service.auth.guards import requires
 from service.auth.principal import Role
-from service.errors import NotFound
 from service.integrations.catalog import IRI_PREFIX, Catalog, Integration
 from service.integrations.schema import Integration as IntegrationShape
 from service.web import hydra
 from service.web.formats import negotiate
 from service.web.openapi import SECURITY, error_responses, linked_data_operation, page_parameters, success
 from service.web.pagination import page_view, parse_page
+from service.web.resource import not_found
 
 RESOURCE = "Integration"
 COLLECTION_IRI = "/api/integrations"
@@ -88,5 +88,5 @@ class IntegrationController(Controller):
         fmt = negotiate(request.headers.get("accept"))
         integration = catalog.get(slug)
         if integration is None:
-            raise NotFound("Not Found")
+            raise not_found()
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, IRI_PREFIX + slug, fields(catalog, integration)))

@@ -27,6 +27,14 @@ def parse_client_iri(value: str) -> uuid.UUID:
     raise BadRequest(f'Invalid IRI "{value}".')
 
 
+def client_id_of(value: str) -> uuid.UUID | None:
+    """The client id of a filter value, an IRI or a bare id; None when it names no client."""
+    try:
+        return uuid.UUID(value.removeprefix(PREFIX))
+    except ValueError:
+        return None
+
+
 def item_not_found(value: str) -> BadRequest:
     """A well-formed IRI of a client the caller cannot see (missing or another organization's)."""
     return BadRequest(f'Item not found for "{value}".')

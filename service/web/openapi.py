@@ -91,22 +91,25 @@ class MergePatchBody(JsonBody[T]):
     accepted: ClassVar[tuple[str, ...]] = MERGE_PATCH
 
 
+def query_parameter(name: str, description: str, schema: Schema) -> Parameter:
+    """An optional query parameter of a collection."""
+    return Parameter(
+        name=name, param_in=ParamType.QUERY, required=False, description=description, schema=schema
+    )
+
+
 def page_parameters() -> tuple[Parameter, Parameter]:
     """`page` and `itemsPerPage` with the bounds `parse_page` enforces (400 outside them)."""
     return (
-        Parameter(
-            name="page",
-            param_in=ParamType.QUERY,
-            required=False,
-            description="The collection page number (default 1)",
-            schema=Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE),
+        query_parameter(
+            "page",
+            "The collection page number (default 1)",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_PAGE),
         ),
-        Parameter(
-            name="itemsPerPage",
-            param_in=ParamType.QUERY,
-            required=False,
-            description=f"Items per page, 1 to {MAX_ITEMS_PER_PAGE} (default 30)",
-            schema=Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ITEMS_PER_PAGE),
+        query_parameter(
+            "itemsPerPage",
+            f"Items per page, 1 to {MAX_ITEMS_PER_PAGE} (default 30)",
+            Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ITEMS_PER_PAGE),
         ),
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from service.errors import BadRequest
+from service.web.resource import single
 
 DEFAULT_ITEMS_PER_PAGE = 30
 MAX_ITEMS_PER_PAGE = 100
@@ -25,15 +26,8 @@ class PageRequest:
         return (self.page - 1) * self.items_per_page
 
 
-def _single(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = query.get(name) or []
-    if len(values) > 1:
-        raise BadRequest(f'Query parameter "{name}" must be given once.')
-    return values[0] if values else None
-
-
 def _integer(query: Mapping[str, Sequence[str]], name: str, default: int, low: int, high: int) -> int:
-    raw = _single(query, name)
+    raw = single(query, name)
     if raw is None:
         return default
     try:

@@ -7,7 +7,7 @@ import re
 
 import asyncpg
 
-from service.accounts.representation import timestamp
+from service.web.resource import timestamp
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import (
     CANARY,

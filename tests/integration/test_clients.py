@@ -74,6 +74,15 @@ async def test_name_filter_is_a_case_insensitive_substring(
     assert len((await client.get("/api/clients?name=%25", headers=owner | JSON)).json()) == 1
 
 
+async def test_a_repeated_name_is_400_as_on_accounts(
+    client: Client, tenants: Tenants, owner: dict[str, str]
+) -> None:
+    for path in ("/api/clients", "/api/accounts"):
+        answer = await client.get(f"{path}?name=a&name=b", headers=owner)
+        assert answer.status_code == 400
+        assert answer.json()["detail"] == 'Query parameter "name" must be given once.'
+
+
 async def test_create_then_read(client: Client, tenants: Tenants, owner: dict[str, str]) -> None:
     created = await client.post(
         "/api/clients",

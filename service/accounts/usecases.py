@@ -10,35 +10,26 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from service.accounts import changes, idempotency, preconditions
-from service.accounts import validation as rules
+from service.accounts import changes, creating, idempotency, preconditions, queries
 from service.accounts.listing import Listing, encode_cursor
-from service.accounts.representation import snapshot
+from service.accounts.representation import event_payload, snapshot
 from service.accounts.schema import AccountCreate, AccountPatch, StatusReport
 from service.auth.principal import Principal
 from service.crypto import CredentialCipher, Sealed
 from service.db.pool import Database
-from service.db.sql import load_queries
 from service.db.tenancy import client_in_organization
-from service.errors import BadRequest, ConstraintViolations, PreconditionFailed, Violation
-from service.events.outbox import CHANNEL
+from service.errors import ConstraintViolations, PreconditionFailed, Violation
 from service.integrations.catalog import Catalog, Integration
 from service.web import constraints
 from service.web.iri import item_not_found, parse_client_iri
 from service.web.resource import not_found
 
-_SQL = load_queries("service.accounts", "queries.sql")
 _UNIQUE_EXTERNAL_ID = "accounts_external_id_key"
 _canonical = msgspec.json.Encoder(order="sorted").encode
 
 Row = Mapping[str, Any]
 # Writes the account row read (returns None when its version has changed since).
 _Write = Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[asyncpg.Record | None]]
-# Columns of insert_account's $1…$13, in order.
-_INSERTED = (
-    "id", "organization_id", "client_id", "integration", "provider", "type", "name", "headline", "avatar",
-    "external_id", "status", "settings", "metadata",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,29 +43,27 @@ class Created:
 
 
 @dataclass(frozen=True, slots=True)
-class _NewAccount:
-    """What a valid POST body guarantees."""
-
-    integration: Integration
-    client_id: uuid.UUID
-    name: str
-    credentials: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
 class Page:
     rows: list[asyncpg.Record]
     total: int | None
     next_cursor: str | None
 
 
-def _scope(principal: Principal) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """(organization, client) every query is limited to; None means the caller is not limited by it."""
-    return principal.organization_id, principal.client_id
-
-
 def _taken() -> ConstraintViolations:
     return ConstraintViolations([Violation("externalId", constraints.ALREADY_USED, constraints.NOT_UNIQUE)])
+
+
+def _filters(principal: Principal, listing: Listing) -> queries.Filters:
+    """The caller's scope (None: not limited by it), then the query's filters."""
+    return queries.Filters(
+        organization_id=principal.organization_id,
+        client_id=principal.client_id,
+        clients=listing.clients,
+        integrations=listing.integrations,
+        providers=listing.providers,
+        statuses=listing.statuses,
+        name_pattern=listing.name_pattern,
+    )
 
 
 class Accounts:
@@ -87,44 +76,36 @@ class Accounts:
 
     async def get(self, principal: Principal, account_id: uuid.UUID) -> asyncpg.Record:
         async with self._database().connection() as connection:
-            row = await connection.fetchrow(_SQL["get_account"], account_id, *_scope(principal))
+            row = await _find(connection, principal, account_id)
         if row is None:
             raise not_found()
         return row
 
     async def collection(self, principal: Principal, listing: Listing) -> Page:
-        # What the counters can answer for (every filter but the name), then the name pattern.
-        counted = (
-            *_scope(principal),
-            listing.clients,
-            listing.integrations,
-            listing.providers,
-            listing.statuses,
-        )
-        filters = (*counted, listing.name_pattern)
+        filters = _filters(principal, listing)
+        ordering = listing.ordering.query_name
         limit = listing.page.items_per_page
         async with self._database().connection() as connection:
             if listing.cursor_mode:
                 after = listing.after.keyset() if listing.after else (None, None)
-                rows = await connection.fetch(
-                    _SQL[listing.ordering.query_name], *filters, *after, 0, limit + 1
+                rows = await queries.list_accounts(
+                    connection, ordering=ordering, filters=filters, after=after, limit=limit + 1
                 )
                 more = len(rows) > limit
                 rows = rows[:limit]
                 cursor = encode_cursor(listing.ordering, rows[-1]) if more else None
                 return Page(rows, None, cursor)
-            rows = await connection.fetch(
-                _SQL[listing.ordering.query_name], *filters, None, None, listing.page.offset, limit
+            rows = await queries.list_accounts(
+                connection, ordering=ordering, filters=filters, offset=listing.page.offset, limit=limit
             )
-            if listing.name_pattern is None:
-                total = await connection.fetchval(_SQL["count_accounts_from_counters"], *counted)
-            else:
-                total = await connection.fetchval(_SQL["count_accounts"], *filters)
+            total = await queries.count_accounts(connection, filters=filters)
         return Page(rows, total, None)
 
     async def credentials(self, principal: Principal, account_id: uuid.UUID) -> dict[str, str]:
         async with self._database().connection() as connection:
-            row = await connection.fetchrow(_SQL["get_credentials"], account_id, principal.organization_id)
+            row = await queries.get_credentials(
+                connection, account_id=account_id, organization_id=principal.organization_id
+            )
         if row is None:
             raise not_found()
         if row["credentials"] is None:
@@ -137,7 +118,7 @@ class Accounts:
         organization_id = principal.organization_id
         if organization_id is None:
             raise not_found()
-        _reject_nul(body)
+        creating.reject_nul(body)
         try:
             if idempotency_key:
                 return await self._create_once(principal, organization_id, body, idempotency_key)
@@ -156,7 +137,8 @@ class Accounts:
         self, principal: Principal, organization_id: uuid.UUID, body: AccountCreate, key: str
     ) -> Created:
         """A POST with an Idempotency-Key: the key is claimed and remembered in the account's transaction."""
-        fingerprint = self._fingerprint(principal, body)
+        scope = principal.client_id.bytes if principal.client_id else b""
+        fingerprint = self.cipher.fingerprint(b"POST /api/accounts", scope, _canonical(body))
         async with self._database().transaction() as connection:
             stored = await idempotency.claim(connection, organization_id, key, fingerprint)
             if stored is not None:
@@ -174,36 +156,16 @@ class Accounts:
         body: AccountCreate,
     ) -> asyncpg.Record:
         """The account and its account.connected event, in one statement."""
-        client_id = await self._client(connection, principal, body.client)
-        valid = self._check_create(body, client_id)
+        client_id = await _client(connection, principal, body.client)
+        valid = creating.check_create(self.catalog, body, client_id)
         account_id = uuid.uuid4()
-        sealed = self.cipher.seal(account_id, valid.credentials)
-        values = {
-            "id": account_id,
-            "organization_id": organization_id,
-            "client_id": valid.client_id,
-            "integration": valid.integration.slug,
-            "provider": valid.integration.provider,
-            "type": valid.integration.type,
-            "name": valid.name,
-            "headline": body.headline,
-            "avatar": body.avatar,
-            "external_id": body.external_id,
-            "status": body.status or "connecting",
-            "status_reason": None,
-            "settings": body.settings or {},
-            "metadata": body.metadata or {},
-        }
-        row: asyncpg.Record = await connection.fetchrow(
-            _SQL["insert_account"],
-            *(values[column] for column in _INSERTED),
-            sealed.ciphertext,
-            sealed.key_id,
-            uuid.uuid4(),
-            _event_payload(values),
-            CHANNEL,
+        values = creating.row_values(account_id, organization_id, valid, body)
+        return await queries.insert_account(
+            connection,
+            values=values,
+            sealed_credentials=self.cipher.seal(account_id, valid.credentials),
+            event=event_payload(values),
         )
-        return row
 
     async def update(
         self,
@@ -223,29 +185,16 @@ class Accounts:
             changed = change.changed
             if not changed:
                 return row
-            sealed = self.cipher.seal(account_id, change.credentials) if change.credentials else None
-            values = change.values
-            payload = _event_payload({**row, **values})
-            payload["changes"] = changed
-            updated: asyncpg.Record | None = await connection.fetchrow(
-                _SQL["update_account"],
-                account_id,
-                row["version"],
-                values["name"],
-                values["headline"],
-                values["avatar"],
-                values["external_id"],
-                values["settings"],
-                values["metadata"],
-                sealed.ciphertext if sealed else None,
-                sealed.key_id if sealed else None,
-                values["status"],
-                values["status_reason"],
-                uuid.uuid4(),
-                payload,
-                CHANNEL,
+            return await queries.update_account(
+                connection,
+                account_id=account_id,
+                expected_version=row["version"],
+                values=change.values,
+                sealed_credentials=(
+                    self.cipher.seal(account_id, change.credentials) if change.credentials else None
+                ),
+                event={**event_payload({**row, **change.values}), "changes": changed},
             )
-            return updated
 
         try:
             return await self._change(principal, account_id, if_match, write)
@@ -256,10 +205,9 @@ class Accounts:
 
     async def delete(self, principal: Principal, account_id: uuid.UUID, if_match: str | None) -> None:
         async def write(connection: asyncpg.Connection, row: asyncpg.Record) -> asyncpg.Record | None:
-            removed: asyncpg.Record | None = await connection.fetchrow(
-                _SQL["delete_account"], account_id, row["version"], uuid.uuid4(), _event_payload(row), CHANNEL
+            return await queries.delete_account(
+                connection, account_id=account_id, expected_version=row["version"], event=event_payload(row)
             )
-            return removed
 
         await self._change(principal, account_id, if_match, write)
 
@@ -270,29 +218,15 @@ class Accounts:
         no transaction held across them. If the account changed in between, read and write once more
         with the row locked, so a busy account still gets its change through (or a 404 / 412)."""
         async with self._database().connection() as connection:
-            row = await self._read(connection, _SQL["get_account"], principal, account_id, if_match)
+            row = await _read(connection, principal, account_id, if_match, lock=False)
             written = await write(connection, row)
             if written is None:
                 async with connection.transaction():
-                    row = await self._read(connection, _SQL["lock_account"], principal, account_id, if_match)
+                    row = await _read(connection, principal, account_id, if_match, lock=True)
                     written = await write(connection, row)
         if written is None:
             raise PreconditionFailed(preconditions.STALE)
         return written
-
-    async def _read(
-        self,
-        connection: asyncpg.Connection,
-        query: str,
-        principal: Principal,
-        account_id: uuid.UUID,
-        if_match: str | None,
-    ) -> asyncpg.Record:
-        row: asyncpg.Record | None = await connection.fetchrow(query, account_id, *_scope(principal))
-        if row is None:
-            raise not_found()
-        preconditions.require(if_match, row["version"])
-        return row
 
     def _integration_of(self, row: Row) -> Integration:
         integration = self.catalog.get(row["integration"])
@@ -300,84 +234,45 @@ class Accounts:
             raise RuntimeError(f"account {row['id']} has an unknown integration")
         return integration
 
-    def _fingerprint(self, principal: Principal, body: AccountCreate) -> bytes:
-        scope = principal.client_id.bytes if principal.client_id else b""
-        return self.cipher.fingerprint(b"POST /api/accounts", scope, _canonical(body))
 
-    async def _client(
-        self,
-        connection: asyncpg.Connection,
-        principal: Principal,
-        iri: str | None,
-    ) -> uuid.UUID | None:
-        """The account's client: the customer's own, or one of the owner's organization (400 otherwise)."""
-        if iri is None:
-            return principal.client_id
-        requested = parse_client_iri(iri)
-        if principal.client_id is not None:
-            visible = requested == principal.client_id
-        else:
-            visible = await client_in_organization(
-                connection, client_id=requested, organization_id=principal.organization_id
-            )
-        if not visible:
-            raise item_not_found(iri)
-        return requested
-
-    def _check_create(self, body: AccountCreate, client_id: uuid.UUID | None) -> _NewAccount:
-        """Every violation of a new account at once (422), like Symfony's validator."""
-        if body.status is not None and body.status != "paused":
-            raise BadRequest('The "status" attribute is read-only: a new account may only start "paused".')
-        found: list[Violation] = []
-        rules.check_name(body.name, found)
-        rules.check_length("headline", body.headline, rules.MAX_HEADLINE, found)
-        rules.check_avatar(body.avatar, found)
-        integration = self._check_integration(body.integration, found)
-        if client_id is None:
-            found.append(Violation("client", constraints.NULL, constraints.NOT_NULL))
-        rules.check_external_id(body.external_id, found)
-        rules.check_json_object("settings", body.settings, found)
-        rules.check_json_object("metadata", body.metadata, found)
-        if integration is not None:
-            rules.check_credentials(integration, body.credentials, found)
-        elif body.credentials is None:
-            found.append(Violation("credentials", constraints.NULL, constraints.NOT_NULL))
-        if found or integration is None or client_id is None or body.name is None or body.credentials is None:
-            raise ConstraintViolations(found)
-        return _NewAccount(integration, client_id, body.name, body.credentials)
-
-    def _check_integration(self, reference: str | None, found: list[Violation]) -> Integration | None:
-        if reference is None:
-            found.append(Violation("integration", constraints.NULL, constraints.NOT_NULL))
-            return None
-        integration = self.catalog.resolve(reference)
-        if integration is None:
-            found.append(Violation("integration", constraints.INVALID_CHOICE, constraints.NO_SUCH_CHOICE))
-            return None
-        if not self.catalog.is_available(integration):
-            message = f'The integration "{integration.slug}" is not available.'
-            found.append(Violation("integration", message, constraints.NO_SUCH_CHOICE))
-            return None
-        return integration
+async def _find(
+    connection: asyncpg.Connection, principal: Principal, account_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await queries.get_account(
+        connection,
+        account_id=account_id,
+        organization_id=principal.organization_id,
+        client_id=principal.client_id,
+        lock=lock,
+    )
 
 
-def _reject_nul(body: AccountCreate) -> None:
-    for name, value in (
-        ("name", body.name),
-        ("headline", body.headline),
-        ("avatar", body.avatar),
-        ("integration", body.integration),
-        ("client", body.client),
-        ("externalId", body.external_id),
-        ("settings", body.settings),
-        ("metadata", body.metadata),
-        ("credentials", body.credentials),
-        ("status", body.status),
-    ):
-        constraints.reject_nul(name, value)
+async def _read(
+    connection: asyncpg.Connection,
+    principal: Principal,
+    account_id: uuid.UUID,
+    if_match: str | None,
+    *,
+    lock: bool,
+) -> asyncpg.Record:
+    row = await _find(connection, principal, account_id, lock=lock)
+    if row is None:
+        raise not_found()
+    preconditions.require(if_match, row["version"])
+    return row
 
 
-def _event_payload(values: Row) -> dict[str, Any]:
-    """An event's payload (the account's read shape) from the values written; the statement adds what
-    the database assigns: version and timestamps."""
-    return snapshot({"created_at": None, **values, "version": None, "updated_at": None})
+async def _client(connection: asyncpg.Connection, principal: Principal, iri: str | None) -> uuid.UUID | None:
+    """The account's client: the customer's own, or one of the owner's organization (400 otherwise)."""
+    if iri is None:
+        return principal.client_id
+    requested = parse_client_iri(iri)
+    if principal.client_id is not None:
+        visible = requested == principal.client_id
+    else:
+        visible = await client_in_organization(
+            connection, client_id=requested, organization_id=principal.organization_id
+        )
+    if not visible:
+        raise item_not_found(iri)
+    return requested

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_SECTION = re.compile(r"^--\s*(name|fragment):\s*(\w+)\s*$", re.MULTILINE)
+_REFERENCE = re.compile(r"\{\{(\w+)\}\}")
 
 
 class Queries(dict[str, str]):
@@ -16,14 +17,29 @@ class Queries(dict[str, str]):
 
 
 def parse_queries(text: str) -> Queries:
-    """Split a file into sections that each start with a `-- name: NAME` line."""
+    """Split a file into sections that each start with a `-- name: NAME` line.
+
+    A `-- fragment: NAME` section is text that queries include as `{{NAME}}` (a select list, a filter),
+    so it is written once; fragments are expanded here, once, and are not queries themselves.
+    """
     queries = Queries()
-    parts = _NAME.split(text)
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        if name in queries:
+    fragments: dict[str, str] = {}
+    parts = _SECTION.split(text)
+    for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
+        if name in queries or name in fragments:
             raise ValueError(f"SQL query {name!r} is defined twice")
-        queries[name] = body.strip()
+        target = fragments if kind == "fragment" else queries
+        target[name] = _expand(body.strip(), fragments, name)
     return queries
+
+
+def _expand(body: str, fragments: dict[str, str], name: str) -> str:
+    def fragment(match: re.Match[str]) -> str:
+        if match[1] not in fragments:
+            raise ValueError(f"SQL query {name!r} uses {{{{{match[1]}}}}}, which is not defined above it")
+        return fragments[match[1]].removesuffix(";")
+
+    return _REFERENCE.sub(fragment, body)
 
 
 def load_queries(package: str, filename: str = "queries.sql") -> Queries:

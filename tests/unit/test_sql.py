@@ -16,3 +16,20 @@ def test_unknown_name_fails_loudly() -> None:
 def test_duplicate_name_is_refused() -> None:
     with pytest.raises(ValueError, match="defined twice"):
         parse_queries("-- name: one\nSELECT 1;\n-- name: one\nSELECT 2;")
+
+
+def test_fragments_are_written_once_and_expanded_where_used() -> None:
+    queries = parse_queries(
+        "-- fragment: columns\na.id, a.name\n\n"
+        "-- name: one\nSELECT {{columns}} FROM accounts a;\n"
+        "-- name: two\nUPDATE accounts a SET name = $2 RETURNING {{columns}};\n"
+    )
+    assert queries == {
+        "one": "SELECT a.id, a.name FROM accounts a;",
+        "two": "UPDATE accounts a SET name = $2 RETURNING a.id, a.name;",
+    }
+
+
+def test_an_undefined_fragment_is_refused() -> None:
+    with pytest.raises(ValueError, match="columns"):
+        parse_queries("-- name: one\nSELECT {{columns}} FROM accounts;\n-- fragment: columns\nid\n")

@@ -53,10 +53,6 @@ class TooManyRequests(ServiceError):
         self.retry_after = retry_after
 
 
-class Unavailable(ServiceError):
-    """A dependency the request needs (the database) cannot be reached right now."""
-
-
 @dataclass(frozen=True, slots=True)
 class Violation:
     property_path: str

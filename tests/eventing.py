@@ -17,8 +17,10 @@ import asyncpg
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from service.accounts.representation import snapshot
-from service.events.outbox import record_event
+from service.accounts import queries
+from service.accounts.representation import event_payload, snapshot
+from service.crypto import CredentialCipher, new_key_ring_entry
+from service.events.outbox import CHANNEL
 from service.events.relay import Relay
 from service.settings import Settings
 
@@ -71,71 +73,105 @@ async def insert_tenant(connection: asyncpg.Connection) -> Tenant:
     return tenant
 
 
-_COLUMNS = {"name": "name", "status": "status", "metadata": "metadata", "headline": "headline"}
+# A key ring of the tests' own: events tests write accounts as the API does, sealed credentials included.
+_CIPHER = CredentialCipher.from_text(new_key_ring_entry("events"))
+_CREDENTIALS = {"phoneNumberId": "1098765432", "accessToken": "EAAG-test"}
 
 
 async def create_account(
     connection: asyncpg.Connection, tenant: Tenant, *, metadata: dict[str, Any] | None = None
 ) -> uuid.UUID:
-    """Insert an account and its `account.connected` event in one transaction."""
+    """Insert an account and its `account.connected` event with the statement the API uses."""
     account_id = uuid.uuid4()
-    async with connection.transaction():
-        row = await connection.fetchrow(
-            """
-            INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name,
-                                  headline, external_id, settings, metadata, credentials)
-            VALUES ($1, $2, $3, 'whatsapp', 'whatsapp', 'whatsapp', 'Michael Scott',
-                    'Regional Manager', $4, '{"receive": true, "send": true}', $5, '\\x00')
-            RETURNING *
-            """,
-            account_id,
-            tenant.organization_id,
-            tenant.client_id,
-            f"+1555{account_id.int % 10**7:07d}",
-            metadata or {},
-        )
-        await record_change_event(connection, "account.connected", row)
+    values = {
+        "id": account_id,
+        "organization_id": tenant.organization_id,
+        "client_id": tenant.client_id,
+        "integration": "whatsapp",
+        "provider": "whatsapp",
+        "type": "whatsapp",
+        "name": "Michael Scott",
+        "headline": "Regional Manager",
+        "avatar": None,
+        "external_id": f"+1555{account_id.int % 10**7:07d}",
+        "status": "connecting",
+        "status_reason": None,
+        "settings": {"receive": True, "send": True},
+        "metadata": metadata or {},
+    }
+    await queries.insert_account(
+        connection,
+        values=values,
+        sealed_credentials=_CIPHER.seal(account_id, _CREDENTIALS),
+        event=event_payload(values),
+    )
     return account_id
 
 
 async def update_account(connection: asyncpg.Connection, account_id: uuid.UUID, **changes: Any) -> int:
-    """Change fields (and bump the version) with an `account.updated` event; return the new version."""
+    """Change fields (name, status, metadata, headline) with an `account.updated` event, with the
+    statement the API uses; return the new version."""
     async with connection.transaction():
-        row = await _update(connection, account_id, changes)
-        await record_change_event(connection, "account.updated", row, changes=list(changes))
-    return int(row["version"])
+        row = await _locked(connection, account_id)
+        values = {**row, **changes}
+        written = await queries.update_account(
+            connection,
+            account_id=account_id,
+            expected_version=row["version"],
+            values=values,
+            sealed_credentials=None,
+            event={**event_payload(values), "changes": list(changes)},
+        )
+    assert written is not None
+    return int(written["version"])
 
 
 async def remove_account(connection: asyncpg.Connection, account_id: uuid.UUID) -> int:
-    """Delete an account (kept as a tombstone row) with an `account.removed` event."""
+    """Delete an account (kept as a tombstone row) with an `account.removed` event, as the API does."""
     async with connection.transaction():
-        row = await connection.fetchrow(
-            """
-            UPDATE accounts SET deleted_at = now(), credentials = NULL, version = version + 1,
-                                updated_at = now()
-            WHERE id = $1 RETURNING *
-            """,
-            account_id,
+        row = await _locked(connection, account_id)
+        written = await queries.delete_account(
+            connection, account_id=account_id, expected_version=row["version"], event=event_payload(row)
         )
-        await record_change_event(connection, "account.removed", row)
-    return int(row["version"])
+    assert written is not None
+    return int(written["version"])
 
 
-async def _update(connection: asyncpg.Connection, account_id: uuid.UUID, changes: dict[str, Any]) -> Any:
-    # Locks the account row first, as the accounts API does, so its events commit in version order.
-    row = await connection.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
-    values = {column: changes.get(field, row[column]) for field, column in _COLUMNS.items()}
-    return await connection.fetchrow(
-        """
-        UPDATE accounts SET name = $2, status = $3, metadata = $4, headline = $5,
-                            version = version + 1, updated_at = now()
-        WHERE id = $1 RETURNING *
-        """,
+async def _locked(connection: asyncpg.Connection, account_id: uuid.UUID) -> asyncpg.Record:
+    # Locks the account row first, as the API does on a retried change, so events commit in version order.
+    row = await queries.get_account(
+        connection, account_id=account_id, organization_id=None, client_id=None, lock=True
+    )
+    assert row is not None, f"no live account {account_id}"
+    return row
+
+
+async def record_event(
+    connection: asyncpg.Connection,
+    *,
+    event_type: str,
+    snapshot: Mapping[str, Any],
+    organization_id: uuid.UUID,
+    client_id: uuid.UUID,
+    account_id: uuid.UUID,
+    account_version: int,
+    changes: Sequence[str] = (),
+) -> None:
+    """An outbox event on its own, for tests that write the account row themselves (interleaved or
+    rolled-back writers): the database function the API's statements call."""
+    payload = dict(snapshot)
+    if event_type == "account.updated":
+        payload["changes"] = list(changes)
+    await connection.execute(
+        "SELECT record_event($1, $2, $3, $4, $5, $6, $7, $8)",
+        uuid.uuid4(),
+        event_type,
         account_id,
-        values["name"],
-        values["status"],
-        values["metadata"],
-        values["headline"],
+        organization_id,
+        client_id,
+        account_version,
+        payload,
+        CHANNEL,
     )
 
 

@@ -30,9 +30,6 @@ class Principal:
     organization_id: UUID | None
     client_id: UUID | None = None
 
-    def has_any(self, *roles: Role) -> bool:
-        return not self.roles.isdisjoint(roles)
-
     @property
     def is_worker(self) -> bool:
         return Role.WORKER in self.roles

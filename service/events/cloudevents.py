@@ -12,7 +12,6 @@ from service.events.store import OutboxEvent
 SPEC_VERSION = "1.0"
 SOURCE = "/accounts-service"
 CONTENT_TYPE = "application/json"
-EVENT_TYPES = ("account.connected", "account.updated", "account.removed")
 REMOVED = "account.removed"
 # Every header an event carries, in the order it is written; a tombstone carries all but content-type.
 HEADERS = (

@@ -48,21 +48,6 @@ class RelayStats:
         while self._recent and self._recent[0][0] < cutoff:
             self._recent.popleft()
 
-    def as_dict(self) -> dict[str, Any]:
-        """The values, for logs or a status endpoint."""
-        return {
-            "active": self.active,
-            "kafka_available": self.kafka_available,
-            "backlog": self.backlog,
-            "oldest_pending_age_seconds": round(self.oldest_pending_age, 3),
-            "parked": self.parked,
-            "published_total": self.published_total,
-            "published_per_second": round(self.published_per_second(), 3),
-            "batches_total": self.batches_total,
-            "failed_attempts_total": self.failed_attempts_total,
-            "parked_total": self.parked_total,
-            "kafka_errors_total": self.kafka_errors_total,
-        }
 
 
 class RelayCollector:
@@ -106,16 +91,6 @@ class RelayCollector:
         ]
         for name, help_text, value in counters:
             yield CounterMetricFamily(name, help_text, value=float(value))
-
-
-def register(stats: RelayStats, registry: Any = None) -> bool:
-    """Expose the stats as Prometheus metrics in `registry` (default: the global one), if installed."""
-    try:
-        from prometheus_client import REGISTRY
-    except ImportError:
-        return False
-    (registry or REGISTRY).register(RelayCollector(stats))
-    return True
 
 
 def serve(stats: RelayStats, host: str, port: int) -> bool:

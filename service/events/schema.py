@@ -36,8 +36,3 @@ class AccountChange(AccountSnapshot, frozen=True, kw_only=True, rename="camel"):
     """The value on the history topic: the snapshot, plus the changed field names of an update."""
 
     changes: list[str] = msgspec.field(default_factory=list)
-
-
-def snapshot_fields() -> list[str]:
-    """The JSON names of a snapshot's fields."""
-    return list(AccountSnapshot.__struct_encode_fields__)

@@ -30,7 +30,6 @@ _STATUS: dict[type[errors.ServiceError], int] = {
     errors.PreconditionFailed: 412,
     errors.UnsupportedMediaType: 415,
     errors.TooManyRequests: 429,
-    errors.Unavailable: 503,
 }
 
 # Failures of the database connection, not of the request: the client may retry.
@@ -89,8 +88,6 @@ def _service_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     headers = None
     if isinstance(exc, errors.TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
-    elif isinstance(exc, errors.Unavailable):
-        headers = {"Retry-After": "1"}
     status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
     return problem(request, status, exc.detail, headers)
 

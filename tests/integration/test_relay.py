@@ -16,7 +16,6 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from msgspec.structs import replace
 
 from service.events import metrics
-from service.events.outbox import record_event
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import (
@@ -29,6 +28,7 @@ from tests.eventing import (
     headers_of,
     read_topic,
     record_change_event,
+    record_event,
     remove_account,
     running_relay,
     snapshot,
@@ -289,7 +289,7 @@ async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
         await create_account(conn, tenant)
     stats = metrics.RelayStats()
     registry = CollectorRegistry()
-    assert metrics.register(stats, registry)
+    registry.register(metrics.RelayCollector(stats))
     async with running_relay(down, stats=stats, stats_interval=0.1):
         await wait_until(lambda: stats.active and stats.kafka_errors_total >= 1 and stats.backlog == 3)
         await wait_until(lambda: stats.oldest_pending_age > 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from service.events.metrics import RATE_WINDOW_SECONDS, RelayStats, register
+from service.events.metrics import RATE_WINDOW_SECONDS, RelayCollector, RelayStats
 
 
 def test_published_rate_counts_only_the_last_window() -> None:
@@ -19,7 +19,7 @@ def test_published_rate_counts_only_the_last_window() -> None:
 def test_prometheus_shows_the_current_values_at_each_scrape() -> None:
     stats = RelayStats()
     registry = CollectorRegistry()
-    assert register(stats, registry)
+    registry.register(RelayCollector(stats))
     stats.active, stats.backlog, stats.parked, stats.oldest_pending_age = True, 42, 1, 12.5
     stats.record_published(7)
     text = generate_latest(registry).decode()
@@ -33,15 +33,15 @@ def test_prometheus_shows_the_current_values_at_each_scrape() -> None:
         assert line in text
     stats.backlog = 0
     assert "accounts_relay_backlog_events 0.0" in generate_latest(registry).decode()
-    assert stats.as_dict()["backlog"] == 0
+    assert stats.backlog == 0
 
 
 def test_batches_count_the_rounds_that_published() -> None:
     stats = RelayStats()
     registry = CollectorRegistry()
-    assert register(stats, registry)
+    registry.register(RelayCollector(stats))
     for count in (3, 0, 2):
         stats.record_published(count)
     assert (stats.published_total, stats.batches_total) == (5, 2)
     assert "accounts_relay_batches_total 2.0" in generate_latest(registry).decode()
-    assert stats.as_dict()["batches_total"] == 2
+    assert stats.batches_total == 2

@@ -144,8 +144,8 @@ def _status_report(patch: AccountPatch) -> StatusReport:
 
 class AccountController(Controller):
     """Handlers take one dependency, the use cases (which hold the pool), and read the caller from the
-    request: Litestar resolves two or more independent dependencies as tasks of a task group, which
-    was a third of an item read's CPU on this, the busiest path of the API."""
+    request: Litestar resolves two or more independent dependencies as tasks of a task group, too costly
+    on this, the busiest path of the API."""
 
     path = COLLECTION_IRI
     tags = ["Account"]  # noqa: RUF012 - Litestar reads it as a class attribute

@@ -20,7 +20,7 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "roles")
 # Instances' clocks drift a little; a token minted on one must not look "issued in the future" on another.
 LEEWAY_SECONDS = 10
 # Verified tokens remembered per process: a caller sends the same token with every request, and checking
-# its signature again each time was a tenth of a read's CPU. Bounded; expiry is checked on every hit.
+# its signature again each time is costly. Bounded; expiry is checked on every hit.
 VERIFIED_CACHE_SIZE = 4096
 
 INVALID = "Invalid JWT Token"

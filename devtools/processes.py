@@ -31,3 +31,11 @@ def wait_gone(pid: int, timeout: float, alive: Callable[[int], bool] = pid_alive
             return False
         time.sleep(0.05)
     return True
+
+
+def tail(path: pathlib.Path, lines: int = 25) -> str:
+    """Return the last lines of a text file, or a note when it cannot be read."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(cannot read {path}: {exc})"

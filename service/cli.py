@@ -61,8 +61,14 @@ def cmd_api(_: argparse.Namespace) -> int:
 
 
 def cmd_dev(_: argparse.Namespace) -> int:
-    from devtools.devserver import run_dev
-
+    try:
+        from devtools.devserver import run_dev
+    except ModuleNotFoundError as exc:
+        if exc.name != "devtools":
+            raise
+        # The dev tooling is not part of the production package.
+        _say("`dev` runs from a source checkout installed with `pip install -e '.[local]'`")
+        return 2
     return run_dev(_say)
 
 

@@ -55,12 +55,13 @@ class TokenService:
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TokenService:
+    def from_settings(cls, settings: Settings, *, clock: Callable[[], float] = time.time) -> TokenService:
         return cls(
             load_signing_keys(settings),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl=settings.jwt_ttl,
+            clock=clock,
         )
 
     @property
@@ -89,8 +90,8 @@ class TokenService:
     def verify(self, token: str) -> Principal:
         """The Principal a valid token carries; anything else is Unauthenticated with LexikJWT's message."""
         known = self._verified.get(token)
-        # The same expiry rule as PyJWT's (which reads the wall clock): valid while exp > now - leeway.
-        if known is not None and known[1] > time.time() - LEEWAY_SECONDS:
+        # The same expiry rule as PyJWT's: valid while exp > now - leeway.
+        if known is not None and known[1] > self._clock() - LEEWAY_SECONDS:
             return known[0]
         principal, expires = self._decode(token)
         if known is None and len(self._verified) >= VERIFIED_CACHE_SIZE:
@@ -106,9 +107,9 @@ class TokenService:
                 algorithms=[self._keys.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=LEEWAY_SECONDS,
-                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True, **_OWN_TIME_CHECKS},
             )
+            _check_times(claims, self._clock())
         except jwt.ExpiredSignatureError:
             raise Unauthenticated(EXPIRED) from None
         except jwt.PyJWTError:
@@ -117,6 +118,23 @@ class TokenService:
         if principal is None or not isinstance(claims["exp"], int | float):
             raise Unauthenticated(INVALID)
         return principal, float(claims["exp"])
+
+
+# PyJWT reads the wall clock; the times are checked here against the service's clock, by PyJWT's rules.
+_OWN_TIME_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """iat and nbf not in the future, exp not past (each within the leeway), in PyJWT's order and errors."""
+    try:
+        if int(claims["iat"]) > now + LEEWAY_SECONDS:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
+        if "nbf" in claims and int(claims["nbf"]) > now + LEEWAY_SECONDS:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+        if int(claims["exp"]) <= now - LEEWAY_SECONDS:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+    except (ValueError, TypeError, OverflowError):
+        raise jwt.DecodeError("A time claim is not an integer.") from None
 
 
 def _principal(claims: dict[str, Any]) -> Principal | None:

@@ -21,9 +21,19 @@ ORG = uuid.uuid4()
 OWNER = Principal("user-1", frozenset({Role.OWNER}), ORG)
 
 
-def _service() -> TokenService:
+class Clock:
+    """A clock the test moves forward by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _service(clock: Clock | None = None) -> TokenService:
     settings = load_settings({"DATABASE_URL": "postgresql://app@localhost/accounts", "JWT_PRIVATE_KEY": PEM})
-    return TokenService.from_settings(settings)
+    return TokenService.from_settings(settings, clock=clock or time.time)
 
 
 def _token(exp: int, pem: str = PEM) -> str:
@@ -41,14 +51,29 @@ def _token(exp: int, pem: str = PEM) -> str:
 
 
 def test_a_remembered_token_is_still_refused_once_expired() -> None:
-    tokens = _service()
+    clock = Clock()
+    tokens = _service(clock)
     # Valid for about one more second, leeway included.
-    token = _token(int(time.time()) - LEEWAY_SECONDS + 2)
+    token = _token(int(clock.now) - LEEWAY_SECONDS + 2)
     assert tokens.verify(token) == OWNER
-    time.sleep(2.2)
+    clock.now += 2.2
     with pytest.raises(Unauthenticated) as caught:
         tokens.verify(token)
     assert caught.value.detail == "Expired JWT Token"
+
+
+def test_a_new_token_is_judged_by_the_services_clock() -> None:
+    clock = Clock()
+    tokens = _service(clock)
+    token = _token(int(clock.now) + 600)
+    clock.now += 600 + LEEWAY_SECONDS
+    with pytest.raises(Unauthenticated) as caught:
+        tokens.verify(token)
+    assert caught.value.detail == "Expired JWT Token"
+    clock.now -= 3600
+    with pytest.raises(Unauthenticated) as caught:
+        tokens.verify(_token(int(clock.now) + 7200))
+    assert caught.value.detail == "Invalid JWT Token"
 
 
 def test_a_token_differing_from_a_remembered_one_is_verified_in_full() -> None:

@@ -107,7 +107,14 @@ class TokenService:
                 algorithms=[self._keys.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True, **_OWN_TIME_CHECKS},
+                # PyJWT reads the wall clock: the times are checked below, against the service's clock.
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
             _check_times(claims, self._clock())
         except jwt.ExpiredSignatureError:
@@ -118,10 +125,6 @@ class TokenService:
         if principal is None or not isinstance(claims["exp"], int | float):
             raise Unauthenticated(INVALID)
         return principal, float(claims["exp"])
-
-
-# PyJWT reads the wall clock; the times are checked here against the service's clock, by PyJWT's rules.
-_OWN_TIME_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 def _check_times(claims: dict[str, Any], now: float) -> None:

@@ -1,10 +1,11 @@
-"""The composition root: builds the Litestar application from settings and the resources it owns."""
+"""The composition root: builds the Litestar application from settings, or from what a caller injects."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -13,7 +14,9 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
-from service.accounts.wiring import accounts_router
+from service.accounts.keyring import load_cipher
+from service.accounts.routes import AccountController
+from service.accounts.usecases import Accounts
 from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
 from service.auth.guards import provide_principal
@@ -22,8 +25,12 @@ from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
-from service.db.pool import Database, create_pool
+from service.clients.store import Clients
+from service.crypto import CredentialCipher
+from service.db.pool import Database
 from service.events.probe import KafkaProbe
+from service.integrations.catalog import load_catalog
+from service.integrations.routes import IntegrationController
 from service.observability.logs import skip_unused_record_fields
 from service.observability.operations import Operations
 from service.settings import Settings, load_settings
@@ -35,45 +42,62 @@ from service.web.problems import exception_handlers
 MAX_BODY_BYTES = 256 * 1024
 
 
-class Resources:
-    """What the running app holds open: filled at start-up, released at shutdown."""
+def _constant(value: object) -> Provide:
+    """A dependency that is always `value`, built once by `create_app`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._db: Database | None = None
-        self.kafka_probe = (
-            KafkaProbe(settings.kafka_bootstrap_servers, settings.kafka_probe_timeout)
-            if settings.kafka_enabled
-            else None
-        )
+    def dependency() -> object:
+        return value
 
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            raise RuntimeError("the database pool is not open")
-        return self._db
+    return Provide(dependency, sync_to_thread=False, use_cache=True)
+
+
+def _lifespan(database: Database) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Open the database for the app's run and close it after, unless the caller opened it already."""
 
     @asynccontextmanager
-    async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
-        self._db = Database(await create_pool(self.settings), self.settings.db_acquire_timeout)
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        opened = not database.is_open
+        await database.open()
         # What start-up built (routes, schemas, modules) lives as long as the process: leave it out of
         # every garbage collection from now on, which would otherwise walk it again and again.
         gc.freeze()
         try:
             yield
         finally:
-            await self._db.close()
+            if opened:
+                await database.close()
+
+    return lifespan
 
 
-def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
-    """Wire settings, resources and routes into one application."""
-    resources = Resources(settings)
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    tokens: TokenService | None = None,
+    cipher: CredentialCipher | None = None,
+    clock: Callable[[], float] | None = None,
+    handle_signals: bool = False,
+) -> Litestar:
+    """Build the application from settings; what is not injected is built from them.
+
+    An injected database that is not open yet is opened when the app starts and closed when it stops;
+    one already open stays open for its owner.
+    """
     operations = Operations(settings, handle_signals=handle_signals)
-    tokens = TokenService.from_settings(settings)
+    database = database or Database.from_settings(settings)
+    tokens = tokens or TokenService.from_settings(settings, clock=clock or time.time)
     passwords = Passwords.from_settings(settings)
+    catalog = load_catalog(settings)
+    accounts = Accounts(catalog, cipher or load_cipher(settings), database)
+    kafka_probe = (
+        KafkaProbe(settings.kafka_bootstrap_servers, settings.kafka_probe_timeout)
+        if settings.kafka_enabled
+        else None
+    )
 
     async def api_key_principal(key: str) -> Principal | None:
-        return await principal_for_api_key(resources.db, key)
+        return await principal_for_api_key(database, key)
 
     app = Litestar(
         route_handlers=[
@@ -81,19 +105,23 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             health.readyz,
             *operations.route_handlers,
             *auth_routes.route_handlers,
-            accounts_router(settings, lambda: resources.db),
+            AccountController,
+            IntegrationController,
             ClientController,
         ],
         dependencies={
-            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
-            "db": Provide(lambda: resources.db, sync_to_thread=False),
-            "kafka_probe": Provide(lambda: resources.kafka_probe, sync_to_thread=False, use_cache=True),
-            "drain": Provide(lambda: operations.drain, sync_to_thread=False, use_cache=True),
-            "tokens": Provide(lambda: tokens, sync_to_thread=False, use_cache=True),
-            "passwords": Provide(lambda: passwords, sync_to_thread=False, use_cache=True),
+            "settings": _constant(settings),
+            "db": _constant(database),
+            "kafka_probe": _constant(kafka_probe),
+            "drain": _constant(operations.drain),
+            "tokens": _constant(tokens),
+            "passwords": _constant(passwords),
+            "accounts": _constant(accounts),
+            "catalog": _constant(catalog),
+            "clients": _constant(Clients(database)),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
-        lifespan=[resources.lifespan, operations.lifespan],
+        lifespan=[_lifespan(database), operations.lifespan],
         plugins=operations.plugins,
         # Logging is configured once per process (service.observability.logs), not by the framework.
         logging_config=None,

@@ -32,7 +32,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_api(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.accounts.wiring import load_cipher
+    from service.accounts.keyring import load_cipher
     from service.auth.keys import load_signing_keys
     from service.integrations.catalog import load_catalog
     from service.observability.logs import logging_config

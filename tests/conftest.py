@@ -144,11 +144,15 @@ TEST_IDENTITY_ENV = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARG
 
 
 @pytest.fixture
-def settings(database_url: str, kafka_bootstrap: str, jwt_private_key: str) -> Settings:
+def settings(request: pytest.FixtureRequest, database_url: str, jwt_private_key: str) -> Settings:
+    """The service's settings for one test. Kafka is configured only for a test that uses the broker:
+    one that asks for `kafka_bootstrap`, or whose module marks every test with
+    `pytest.mark.usefixtures("kafka_bootstrap")`. The API never needs it; the others run without."""
+    uses_kafka = "kafka_bootstrap" in request.fixturenames
     return load_settings(
         {
             "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "KAFKA_BOOTSTRAP_SERVERS": request.getfixturevalue("kafka_bootstrap") if uses_kafka else "",
             "DB_POOL_MIN_SIZE": "1",
             "JWT_PRIVATE_KEY": jwt_private_key,
             "CREDENTIALS_KEYS": CREDENTIALS_KEYS,

@@ -69,13 +69,13 @@ def _filters(principal: Principal, listing: Listing) -> queries.Filters:
 class Accounts:
     """The accounts of every organization, as each caller may see and change them."""
 
-    def __init__(self, catalog: Catalog, cipher: CredentialCipher, database: Callable[[], Database]) -> None:
+    def __init__(self, catalog: Catalog, cipher: CredentialCipher, database: Database) -> None:
         self.catalog = catalog
         self.cipher = cipher
         self._database = database
 
     async def get(self, principal: Principal, account_id: uuid.UUID) -> asyncpg.Record:
-        async with self._database().connection() as connection:
+        async with self._database.connection() as connection:
             row = await _find(connection, principal, account_id)
         if row is None:
             raise not_found()
@@ -85,7 +85,7 @@ class Accounts:
         filters = _filters(principal, listing)
         ordering = listing.ordering.query_name
         limit = listing.page.items_per_page
-        async with self._database().connection() as connection:
+        async with self._database.connection() as connection:
             if listing.cursor_mode:
                 after = listing.after.keyset() if listing.after else (None, None)
                 rows = await queries.list_accounts(
@@ -102,7 +102,7 @@ class Accounts:
         return Page(rows, total, None)
 
     async def credentials(self, principal: Principal, account_id: uuid.UUID) -> dict[str, str]:
-        async with self._database().connection() as connection:
+        async with self._database.connection() as connection:
             row = await queries.get_credentials(
                 connection, account_id=account_id, organization_id=principal.organization_id
             )
@@ -122,7 +122,7 @@ class Accounts:
         try:
             if idempotency_key:
                 return await self._create_once(principal, organization_id, body, idempotency_key)
-            async with self._database().connection() as connection:
+            async with self._database.connection() as connection:
                 row = await self._insert(connection, principal, organization_id, body)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == _UNIQUE_EXTERNAL_ID:
@@ -139,7 +139,7 @@ class Accounts:
         """A POST with an Idempotency-Key: the key is claimed and remembered in the account's transaction."""
         scope = principal.client_id.bytes if principal.client_id else b""
         fingerprint = self.cipher.fingerprint(b"POST /api/accounts", scope, _canonical(body))
-        async with self._database().transaction() as connection:
+        async with self._database.transaction() as connection:
             stored = await idempotency.claim(connection, organization_id, key, fingerprint)
             if stored is not None:
                 return Created(stored.status, stored.account_id, stored.snapshot, replayed=True)
@@ -217,7 +217,7 @@ class Accounts:
         """Read the account, check If-Match, then `write` guarded by the version read: two round trips,
         no transaction held across them. If the account changed in between, read and write once more
         with the row locked, so a busy account still gets its change through (or a 404 / 412)."""
-        async with self._database().connection() as connection:
+        async with self._database.connection() as connection:
             row = await _read(connection, principal, account_id, if_match, lock=False)
             written = await write(connection, row)
             if written is None:

@@ -13,10 +13,9 @@ from litestar.params import Body, FromPath
 
 from service.auth.guards import requires
 from service.auth.principal import Principal, Role
-from service.clients import store
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
 from service.clients.schema import ClientCreate, ClientPatch
-from service.db.pool import Database
+from service.clients.store import Clients
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import negotiate
@@ -77,12 +76,12 @@ class ClientController(Controller):
         },
     )
     async def list(
-        self, request: AnyRequest, db: NamedDependency[Database], principal: NamedDependency[Principal]
+        self, request: AnyRequest, clients: NamedDependency[Clients], principal: NamedDependency[Principal]
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = query_of(request)
         page = parse_page(query)
-        total, rows = await store.list_clients(db, principal, page, single(query, "name"))
+        total, rows = await clients.collection(principal, page, single(query, "name"))
         members = [hydra.member(fmt, RESOURCE, iri_of(row), fields(row)) for row in rows]
         document = hydra.collection(
             fmt,
@@ -106,11 +105,11 @@ class ClientController(Controller):
         self,
         request: AnyRequest,
         client_id: FromPath[uuid.UUID],
-        db: NamedDependency[Database],
+        clients: NamedDependency[Clients],
         principal: NamedDependency[Principal],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        row = await store.get_client(db, principal, client_id)
+        row = await clients.get(principal, client_id)
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
 
     @post(
@@ -129,13 +128,13 @@ class ClientController(Controller):
     async def create(
         self,
         request: AnyRequest,
-        db: NamedDependency[Database],
+        clients: NamedDependency[Clients],
         principal: NamedDependency[Principal],
         data: Annotated[ClientCreate | None, Body()] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         body = data if data is not None else empty_body(request, ClientCreate, JSON_TYPES)
-        row = await store.create_client(db, principal, body)
+        row = await clients.create(principal, body)
         iri = client_iri(row["id"])
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri, fields(row)), 201, {"Location": iri})
 
@@ -156,13 +155,13 @@ class ClientController(Controller):
         self,
         request: AnyRequest,
         client_id: FromPath[uuid.UUID],
-        db: NamedDependency[Database],
+        clients: NamedDependency[Clients],
         principal: NamedDependency[Principal],
         data: Annotated[ClientPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         body = data if data is not None else empty_body(request, ClientPatch, MERGE_PATCH)
-        row = await store.update_client(db, principal, client_id, body)
+        row = await clients.update(principal, client_id, body)
         return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
 
     @delete(
@@ -176,7 +175,7 @@ class ClientController(Controller):
     async def remove(
         self,
         client_id: FromPath[uuid.UUID],
-        db: NamedDependency[Database],
+        clients: NamedDependency[Clients],
         principal: NamedDependency[Principal],
     ) -> None:
-        await store.delete_client(db, principal, client_id)
+        await clients.delete(principal, client_id)

@@ -28,56 +28,62 @@ def _organization(principal: Principal) -> uuid.UUID:
     return principal.organization_id
 
 
-async def list_clients(
-    db: Database, principal: Principal, page: PageRequest, name: str | None
-) -> tuple[int, list[Row]]:
-    organization, pattern = _organization(principal), like_pattern(name)
-    async with db.connection() as connection:
-        total = await connection.fetchval(_SQL["count_clients"], organization, pattern)
-        rows = await connection.fetch(
-            _SQL["page_clients"], organization, pattern, page.items_per_page, page.offset
-        )
-    return total, rows
+class Clients:
+    """The organization's clients, as owners and viewers may see and change them."""
 
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
-async def get_client(db: Database, principal: Principal, client_id: uuid.UUID) -> Row:
-    async with db.connection() as connection:
-        row: Row | None = await connection.fetchrow(_SQL["get_client"], client_id, _organization(principal))
-    if row is None:
-        raise not_found()
-    return row
+    async def collection(
+        self, principal: Principal, page: PageRequest, name: str | None
+    ) -> tuple[int, list[Row]]:
+        organization, pattern = _organization(principal), like_pattern(name)
+        async with self._database.connection() as connection:
+            total = await connection.fetchval(_SQL["count_clients"], organization, pattern)
+            rows = await connection.fetch(
+                _SQL["page_clients"], organization, pattern, page.items_per_page, page.offset
+            )
+        return total, rows
 
-
-async def create_client(db: Database, principal: Principal, body: ClientCreate) -> Row:
-    name, website = validated(body.name, body.website)
-    async with db.connection() as connection:
-        row: Row = await connection.fetchrow(
-            _SQL["insert_client"], uuid.uuid4(), _organization(principal), name, website
-        )
-    return row
-
-
-async def update_client(db: Database, principal: Principal, client_id: uuid.UUID, patch: ClientPatch) -> Row:
-    organization = _organization(principal)
-    async with db.transaction() as connection:
-        current = await connection.fetchrow(_SQL["lock_client"], client_id, organization)
-        if current is None:
+    async def get(self, principal: Principal, client_id: uuid.UUID) -> Row:
+        async with self._database.connection() as connection:
+            row: Row | None = await connection.fetchrow(
+                _SQL["get_client"], client_id, _organization(principal)
+            )
+        if row is None:
             raise not_found()
-        name, website = validated(
-            current["name"] if patch.name is msgspec.UNSET else patch.name,
-            current["website"] if patch.website is msgspec.UNSET else patch.website,
-        )
-        row: Row = await connection.fetchrow(_SQL["update_client"], client_id, organization, name, website)
-    return row
+        return row
 
+    async def create(self, principal: Principal, body: ClientCreate) -> Row:
+        name, website = validated(body.name, body.website)
+        async with self._database.connection() as connection:
+            row: Row = await connection.fetchrow(
+                _SQL["insert_client"], uuid.uuid4(), _organization(principal), name, website
+            )
+        return row
 
-async def delete_client(db: Database, principal: Principal, client_id: uuid.UUID) -> None:
-    """Refused while the client has live accounts: removing them is what tells the inbox workers."""
-    organization = _organization(principal)
-    async with db.transaction() as connection:
-        # The row lock waits for accounts being added right now, so the check below sees them.
-        if await connection.fetchrow(_SQL["lock_client"], client_id, organization) is None:
-            raise not_found()
-        if await connection.fetchval(_SQL["client_has_live_accounts"], client_id):
-            raise Conflict("The client still has connected accounts; remove them first.")
-        await connection.execute(_SQL["delete_client"], client_id, organization)
+    async def update(self, principal: Principal, client_id: uuid.UUID, patch: ClientPatch) -> Row:
+        organization = _organization(principal)
+        async with self._database.transaction() as connection:
+            current = await connection.fetchrow(_SQL["lock_client"], client_id, organization)
+            if current is None:
+                raise not_found()
+            name, website = validated(
+                current["name"] if patch.name is msgspec.UNSET else patch.name,
+                current["website"] if patch.website is msgspec.UNSET else patch.website,
+            )
+            row: Row = await connection.fetchrow(
+                _SQL["update_client"], client_id, organization, name, website
+            )
+        return row
+
+    async def delete(self, principal: Principal, client_id: uuid.UUID) -> None:
+        """Refused while the client has live accounts: removing them is what tells the inbox workers."""
+        organization = _organization(principal)
+        async with self._database.transaction() as connection:
+            # The row lock waits for accounts being added right now, so the check below sees them.
+            if await connection.fetchrow(_SQL["lock_client"], client_id, organization) is None:
+                raise not_found()
+            if await connection.fetchval(_SQL["client_has_live_accounts"], client_id):
+                raise Conflict("The client still has connected accounts; remove them first.")
+            await connection.execute(_SQL["delete_client"], client_id, organization)

@@ -58,11 +58,39 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
 
 
 class Database:
-    """The pool plus the acquire timeout every caller must respect."""
+    """The pool plus the acquire timeout every caller must respect.
 
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
-        self.pool = pool
+    Built before the pool exists (`from_settings`), so every part of the app can hold it from the
+    start; `open` creates the pool when the app starts serving.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool | None, acquire_timeout: float, settings: Settings | None = None
+    ) -> None:
+        self._pool = pool
         self.acquire_timeout = acquire_timeout
+        self._settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(None, settings.db_acquire_timeout, settings)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is not open")
+        return self._pool
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None and not self._pool.is_closing()
+
+    async def open(self) -> None:
+        """Create the pool, or a new one after `close` (an app may start again)."""
+        if not self.is_open:
+            if self._settings is None:
+                raise RuntimeError("a database built from a pool cannot open another")
+            self._pool = await create_pool(self._settings)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -76,8 +104,9 @@ class Database:
 
     async def close(self, grace: float = 5.0) -> None:
         """Close gracefully; a connection still busy after `grace` seconds is cut so shutdown ends."""
+        pool = self.pool
         try:
             async with asyncio.timeout(grace):
-                await self.pool.close()
+                await pool.close()
         except TimeoutError:
-            self.pool.terminate()
+            pool.terminate()

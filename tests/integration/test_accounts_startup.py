@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from service.accounts.wiring import load_cipher
+from service.accounts.keyring import load_cipher
 from service.settings import SettingsError, load_settings
 
 BASE = {"DATABASE_URL": "postgresql://x@localhost/db", "JWT_SECRET": "s" * 32}

@@ -30,6 +30,8 @@ from tests.eventing import (
     wait_until,
 )
 
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
+
 
 @pytest.fixture
 async def topics(settings: Settings) -> Settings:

@@ -15,6 +15,8 @@ from tests.eventing import count_at_least, event_settings, headers_of, read_topi
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import CANARY, JSON, Api, new_account
 
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
+
 
 @pytest.fixture
 def api(client: AsyncTestClient, token_for: Callable[..., str]) -> Api:  # type: ignore[type-arg]

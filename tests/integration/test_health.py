@@ -1,8 +1,11 @@
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 
 async def test_liveness_needs_nothing(client: AsyncTestClient) -> None:

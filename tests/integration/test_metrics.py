@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -12,6 +13,8 @@ from service.settings import Settings
 from tests.identity import Tenants
 from tests.integration.accounts_support import new_account
 from tests.integration.api_process import RelayProcess, relay_environment
+
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

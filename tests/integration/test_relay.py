@@ -37,6 +37,8 @@ from tests.eventing import (
     wait_until,
 )
 
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
+
 
 @pytest.fixture
 async def relay_settings(settings: Settings) -> Settings:

@@ -27,6 +27,8 @@ from tests.eventing import (
     wait_until,
 )
 
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
+
 PUBLISHED = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
 LOCKS = """
     SELECT count(*) FROM pg_locks

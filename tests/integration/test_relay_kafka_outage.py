@@ -28,6 +28,8 @@ from tests.eventing import (
 from tests.identity import Tenants
 from tests.integration.accounts_support import Api, new_account
 
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
+
 PUBLISHED = "published_at IS NOT NULL"
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
@@ -19,6 +20,8 @@ from service.settings import Settings
 from tests.eventing import event_settings, record_change_event, running_relay, wait_until
 from tests.identity import Tenants
 from tests.integration.accounts_support import new_account
+
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 STATEMENT_TIMEOUT_MS = 1000
 IDLE_TIMEOUT_MS = 8000

@@ -10,12 +10,15 @@ import signal
 import time
 
 import asyncpg
+import pytest
 
 from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import create_account, event_settings, insert_tenant, update_account, wait_until
 from tests.integration.api_process import RelayProcess, relay_environment
+
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 PUBLISH_TIMEOUT = 2.0
 # What the relay lets its session be silent for: three publish timeouts, the longest back-off, a margin.

@@ -11,12 +11,15 @@ import signal
 import uuid
 
 import asyncpg
+import pytest
 
 from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import connect, create_account, event_settings, insert_tenant, update_account, wait_until
 from tests.integration.api_process import RelayProcess, relay_environment
+
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 SEED = 20261126
 KILLS = 4

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import msgspec
+import pytest
 
 from service.app import MAX_BODY_BYTES
 from service.crypto import CredentialCipher, CredentialsUnreadable, Sealed
@@ -25,6 +26,8 @@ from tests.eventing import count_at_least, event_settings, read_topic, wait_unti
 from tests.identity import WORKER, Tenants
 from tests.integration.accounts_support import new_account
 from tests.integration.api_process import ApiProcess, RelayProcess, api_environment, relay_environment
+
+pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 CANARY = f"canary-{secrets.token_hex(12)}"
 REPLACEMENT = f"replaced-{CANARY}"

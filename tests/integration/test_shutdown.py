@@ -1,7 +1,8 @@
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -11,6 +12,7 @@ from tests.identity import Tenants
 from tests.integration.accounts_support import new_account
 from tests.integration.api_process import ApiProcess, RelayProcess, api_environment, relay_environment
 
+T = TypeVar("T")
 DRAIN_SECONDS = 1.5
 SHUTDOWN_TIMEOUT = 10
 WRITES = 8
@@ -27,6 +29,31 @@ async def _wait_for_blocked_writers(db: asyncpg.Connection, count: int, timeout:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"fewer than {count} writes reached the outbox")
+
+
+async def _poll(check: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:
+    """Ask `check` until it answers something other than None; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (answer := await check()) is not None:
+            return answer
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+async def _ready_answer(http: httpx.AsyncClient, status: int) -> httpx.Response | None:
+    response = await http.get("/readyz", params={"exclude": "kafka"})
+    return response if response.status_code == status else None
+
+
+async def _refused(base_url: str) -> bool | None:
+    """True once a new connection is refused; None while the listener still answers."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as late:
+        try:
+            await late.get("/healthz")
+        except httpx.ConnectError:
+            return True
+    return None
 
 
 async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
@@ -63,18 +90,12 @@ async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
 
             api.terminate()
             signalled = time.monotonic()
-            await asyncio.sleep(0.3)
-            draining = await http.get("/readyz", params={"exclude": "kafka"})
+            draining = await _poll(lambda: _ready_answer(http, 503))
             alive = await http.get("/healthz")
 
             # Past the drain period the listener is closed: a new connection is refused.
-            await asyncio.sleep(DRAIN_SECONDS + 0.5)
-            async with httpx.AsyncClient(base_url=api.base_url, timeout=5) as late:
-                try:
-                    await late.get("/healthz")
-                    refused = False
-                except httpx.ConnectError:
-                    refused = True
+            refused = await _poll(lambda: _refused(api.base_url), timeout=DRAIN_SECONDS + SHUTDOWN_TIMEOUT)
+            refused_after = time.monotonic() - signalled
 
             await blocking.commit()
             results = await asyncio.gather(*writes)
@@ -88,6 +109,7 @@ async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
     assert draining.json() == {"status": "unavailable", "server": "shutting down"}
     assert alive.status_code == 200
     assert refused
+    assert refused_after >= DRAIN_SECONDS
     assert [response.status_code for response in results] == [201] * WRITES
     assert code in (0, -15)
     assert stopped_after < DRAIN_SECONDS + SHUTDOWN_TIMEOUT

@@ -7,12 +7,23 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIType, Schema
-from litestar.params import Body, HeaderParameter, PathParameter
+from litestar.params import Body
 from msgspec import UNSET
 
 from service.accounts import idempotency
-from service.accounts.listing import SEARCH_VARIABLES, parse_listing
+from service.accounts.listing import parse_listing
+from service.accounts.openapi import (
+    COLLECTION_OPERATION,
+    CREATE_OPERATION,
+    CREDENTIALS_OPERATION,
+    DELETE_OPERATION,
+    ITEM_LINKS,
+    ITEM_OPERATION,
+    SEARCH,
+    AccountId,
+    IdempotencyKey,
+    IfMatch,
+)
 from service.accounts.representation import COLLECTION_IRI, RESOURCE, etag, fields, iri
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch, StatusReport
 from service.accounts.usecases import Accounts
@@ -27,9 +38,6 @@ from service.web.openapi import (
     JsonBody,
     MergePatchBody,
     error_responses,
-    linked_data_operation,
-    page_parameters,
-    query_parameter,
     success,
     with_item_links,
 )
@@ -42,76 +50,8 @@ WRITERS = requires(Role.OWNER, Role.CUSTOMER)
 PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
 WORKERS = requires(Role.WORKER)
 
-SEARCH = hydra.search_template(COLLECTION_IRI, SEARCH_VARIABLES)
-_ETAG = {"ETag": 'W/"<version>": the version, for If-Match'}
 _WORKER_FIELDS = ("status", "status_reason")
 _LINK_RELATIONS = (("first", "first"), ("previous", "prev"), ("next", "next"), ("last", "last"))
-
-
-_TEXT = Schema(type=OpenAPIType.STRING)
-_TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
-_ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
-COLLECTION_PARAMETERS = (
-    *page_parameters(),
-    query_parameter(
-        "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
-    ),
-    *(
-        query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration[]", "provider[]", "status[]", "client[]")
-    ),
-    *(
-        query_parameter(name, f"Filter on {prop}", _TEXT)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration", "provider", "status", "client")
-    ),
-    query_parameter("name", "Case-insensitive substring of the name", _TEXT),
-    query_parameter("order[createdAt]", "Order by creation time", _ORDER),
-    query_parameter("order[name]", "Order by name", _ORDER),
-)
-AccountId = Annotated[str, PathParameter(description="Account identifier")]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        required=False,
-        description='An ETag from a read (W/"3" or "3"), or *; a stale one is 412',
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        description="Up to 255 printable ASCII characters, per organization: a retry within 24 hours "
-        "replays the first response; the same key with another body is 422, while the first runs 409",
-        schema_extra={"pattern": idempotency.KEY_PATTERN},
-    ),
-]
-COLLECTION_OPERATION = linked_data_operation(
-    RESOURCE,
-    COLLECTION_PARAMETERS,
-    {"Link": 'first/prev/next/last page links (rel="next" carries the next cursor)'},
-)
-CREATE_OPERATION = linked_data_operation(
-    RESOURCE,
-    headers={
-        **_ETAG,
-        "Location": "IRI of the account",
-        "Idempotent-Replayed": '"true" when this is the stored answer to an earlier request with the key',
-    },
-)
-ITEM_OPERATION = linked_data_operation(RESOURCE, headers=_ETAG)
-DELETE_OPERATION = linked_data_operation(RESOURCE)
-CREDENTIALS_OPERATION = linked_data_operation("AccountCredentials")
-# What a created account's id opens: the item operations, as OpenAPI links from the 201 answer.
-ITEM_LINKS = {
-    "GetAccount": ("/api/accounts/{account_id}", "get", "account_id"),
-    "UpdateAccount": ("/api/accounts/{account_id}", "patch", "account_id"),
-    "RemoveAccount": ("/api/accounts/{account_id}", "delete", "account_id"),
-    "GetAccountCredentials": ("/api/accounts/{account_id}/credentials", "get", "account_id"),
-}
 
 
 def _account_id(text: str) -> uuid.UUID:

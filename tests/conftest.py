@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -116,17 +117,25 @@ async def template_database(postgres_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture
-async def database_url(postgres_url: str, template_database: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test."""
-    name = f"accounts_test_{uuid.uuid4().hex[:12]}"
+@asynccontextmanager
+async def scratch_database(postgres_url: str, prefix: str, template: str | None = None) -> AsyncIterator[str]:
+    """The URL of a database of its own for the block (a copy of `template`, else empty), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    copied = f' TEMPLATE "{template}"' if template else ""
+    await admin.execute(f'CREATE DATABASE "{name}"{copied}')
     try:
         yield with_database(postgres_url, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(postgres_url: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    async with scratch_database(postgres_url, "accounts_test", template_database) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

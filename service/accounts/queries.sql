@@ -96,34 +96,29 @@ a.deleted_at IS NULL
   AND ($6::text[] IS NULL OR a.status = ANY ($6))
   AND ($7::text IS NULL OR a.name ILIKE $7)
 
+-- fragment: listing_page
+SELECT {{account_columns}} FROM accounts a WHERE {{listing_filters}}
+
 -- name: list_created_asc
-SELECT {{account_columns}}
-FROM accounts a
-WHERE {{listing_filters}}
+{{listing_page}}
   AND ($8::timestamptz IS NULL OR (a.created_at, a.id) > ($8, $9::uuid))
 ORDER BY a.created_at, a.id
 OFFSET $10 LIMIT $11;
 
 -- name: list_created_desc
-SELECT {{account_columns}}
-FROM accounts a
-WHERE {{listing_filters}}
+{{listing_page}}
   AND ($8::timestamptz IS NULL OR (a.created_at, a.id) < ($8, $9::uuid))
 ORDER BY a.created_at DESC, a.id DESC
 OFFSET $10 LIMIT $11;
 
 -- name: list_name_asc
-SELECT {{account_columns}}
-FROM accounts a
-WHERE {{listing_filters}}
+{{listing_page}}
   AND ($8::text IS NULL OR (a.name, a.id) > ($8, $9::uuid))
 ORDER BY a.name, a.id
 OFFSET $10 LIMIT $11;
 
 -- name: list_name_desc
-SELECT {{account_columns}}
-FROM accounts a
-WHERE {{listing_filters}}
+{{listing_page}}
   AND ($8::text IS NULL OR (a.name, a.id) < ($8, $9::uuid))
 ORDER BY a.name DESC, a.id DESC
 OFFSET $10 LIMIT $11;

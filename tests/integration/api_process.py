@@ -42,12 +42,14 @@ def api_environment(settings: Settings, **overrides: str) -> dict[str, str]:
 class ApiProcess:
     """The api on a free port; its stderr (the log stream) is collected line by line."""
 
+    command = "api"
+
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
         self.base_url = f"http://127.0.0.1:{self.env['PORT']}"
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "api"],
+            [sys.executable, "-m", "service", self.command],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -92,20 +94,11 @@ class ApiProcess:
 class RelayProcess(ApiProcess):
     """`accounts-service relay` as a child process, with its metrics on a free loopback port."""
 
+    command = "relay"
+
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = dict(env)
+        super().__init__(env)
         self.metrics_url = f"http://127.0.0.1:{self.env['RELAY_METRICS_PORT']}/metrics"
-        self.base_url = ""
-        self.lines = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "relay"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._collect, daemon=True)
-        self._reader.start()
 
     def metrics(self) -> str | None:
         try:

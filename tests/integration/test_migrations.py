@@ -6,19 +6,13 @@ import asyncpg
 import pytest
 
 from service.db.migrate import MigrationError, default_directory, discover, migrate
-from tests.conftest import with_database
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
 async def empty_database(postgres_url: str):
-    name = f"accounts_empty_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(postgres_url, name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(postgres_url, "accounts_empty") as url:
+        yield url
 
 
 def _copy_migrations(target: Path) -> Path:

@@ -1,11 +1,13 @@
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import asyncpg
 import httpx
+from asyncpg.transaction import Transaction
 
 from service.settings import Settings
 from tests.identity import Tenants
@@ -29,6 +31,19 @@ async def _wait_for_blocked_writers(db: asyncpg.Connection, count: int, timeout:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"fewer than {count} writes reached the outbox")
+
+
+@asynccontextmanager
+async def _outbox_held(database_url: str) -> AsyncIterator[Transaction]:
+    """The outbox locked in a transaction of its own: every account write waits until it ends."""
+    blocker = await asyncpg.connect(database_url)
+    try:
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+        yield blocking
+    finally:
+        await blocker.close()
 
 
 async def _poll(check: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:
@@ -68,14 +83,12 @@ async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
         )
     )
     headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
-    # Holding the outbox makes every write wait inside its transaction: all are in flight at SIGTERM.
-    blocker = await asyncpg.connect(settings.database_url)
     try:
         await asyncio.to_thread(api.wait_ready)
-        blocking = blocker.transaction()
-        await blocking.start()
-        await blocker.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
-        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+        # Every write waits inside its transaction: all are in flight at SIGTERM.
+        async with _outbox_held(settings.database_url) as blocking, httpx.AsyncClient(
+            base_url=api.base_url, timeout=30
+        ) as http:
             writes = [
                 asyncio.create_task(
                     http.post(
@@ -102,7 +115,6 @@ async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
         code = await asyncio.to_thread(api.wait_exit, DRAIN_SECONDS + SHUTDOWN_TIMEOUT + 5)
         stopped_after = time.monotonic() - signalled
     finally:
-        await blocker.close()
         api.stop()
 
     assert draining.status_code == 503
@@ -127,13 +139,11 @@ async def test_in_flight_requests_past_the_timeout_are_cancelled_and_the_process
 ) -> None:
     api = ApiProcess(api_environment(settings, SHUTDOWN_DRAIN_SECONDS="0", SHUTDOWN_TIMEOUT="2"))
     headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
-    blocker = await asyncpg.connect(settings.database_url)
     try:
         await asyncio.to_thread(api.wait_ready)
-        blocking = blocker.transaction()
-        await blocking.start()
-        await blocker.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
-        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+        async with _outbox_held(settings.database_url) as blocking, httpx.AsyncClient(
+            base_url=api.base_url, timeout=30
+        ) as http:
             request = http.post("/api/accounts", json=new_account(tenants.a), headers=headers)
             stuck = asyncio.create_task(request)
             await _wait_for_blocked_writers(db, 1)
@@ -142,9 +152,8 @@ async def test_in_flight_requests_past_the_timeout_are_cancelled_and_the_process
             code = await asyncio.to_thread(api.wait_exit, 20)
             stopped_after = time.monotonic() - signalled
             outcome = await asyncio.gather(stuck, return_exceptions=True)
-        await blocking.rollback()
+            await blocking.rollback()
     finally:
-        await blocker.close()
         api.stop()
 
     assert code in (0, -15)

@@ -97,13 +97,19 @@ def test_compose_keeps_data_in_named_volumes(compose: dict[str, Any]) -> None:
         assert sources and sources <= named, service
 
 
+def _unset(api: dict[str, str], relay: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The settings the api reads that its environment lacks, and the same for the relay."""
+    relay_needs = {name for name in setting_variables() if RELAY_NEEDS.match(name)}
+    return sorted(setting_variables() - api.keys()), sorted(relay_needs - relay.keys())
+
+
 def test_compose_sets_every_setting_where_it_is_read(compose: dict[str, Any]) -> None:
     api, relay, migrate = (compose_env(compose, name) for name in ("api", "relay", "migrate"))
-    missing = sorted(setting_variables() - api.keys())
+    missing, missing_for_relay = _unset(api, relay)
     assert not missing, f"docker-compose.yml: set {missing} in the api service (x-service-env or x-api-env)"
-    relay_needs = {name for name in setting_variables() if RELAY_NEEDS.match(name)}
-    missing = sorted(relay_needs - relay.keys())
-    assert not missing, f"docker-compose.yml: set {missing} in x-service-env (the relay reads them)"
+    assert not missing_for_relay, (
+        f"docker-compose.yml: set {missing_for_relay} in x-service-env (the relay reads them)"
+    )
     assert "DATABASE_URL" in migrate
     for role, env in [("relay", relay), ("migrate", migrate)]:
         leaked = sorted(name for name in env if API_ONLY.match(name))
@@ -274,11 +280,9 @@ def _k8s_env(workload: str) -> dict[str, str]:
 
 def test_manifests_set_every_setting_where_it_is_read() -> None:
     api, relay, migrate = (_k8s_env(name) for name in ("accounts-api", "accounts-relay", "accounts-migrate"))
-    missing = sorted(setting_variables() - api.keys())
+    missing, missing_for_relay = _unset(api, relay)
     assert not missing, f"deploy/k8s: set {missing} in configmap.yaml (or secret.template.yaml if secret)"
-    relay_needs = {name for name in setting_variables() if RELAY_NEEDS.match(name)}
-    missing = sorted(relay_needs - relay.keys())
-    assert not missing, f"deploy/k8s: the relay does not receive {missing}"
+    assert not missing_for_relay, f"deploy/k8s: the relay does not receive {missing_for_relay}"
     assert "DATABASE_URL" in migrate
     secret = set(k8s_kind("Secret", "accounts-secrets")["stringData"])
     for role, env in [("relay", relay), ("migrate", migrate)]:

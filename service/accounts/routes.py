@@ -41,6 +41,7 @@ from service.web.openapi import (
     success,
     with_item_links,
 )
+from service.web.operations import read_collection, read_item
 from service.web.pagination import cursor_view, page_view
 from service.web.resource import empty_body, not_found, query_of
 
@@ -94,13 +95,12 @@ class AccountController(Controller):
     @get(
         "/",
         opt=READERS,
-        summary="Retrieves the collection of Account resources.",
-        description="Returns all connected accounts across all integrations, filtered and paginated.",
-        operation_class=COLLECTION_OPERATION,
-        responses={
-            200: success(list[Account], "Account collection"),
-            **error_responses(400, 401, 403, 406),
-        },
+        **read_collection(
+            RESOURCE,
+            list[Account],
+            COLLECTION_OPERATION,
+            "Returns all connected accounts across all integrations, filtered and paginated.",
+        ),
     )
     async def collection(
         self,
@@ -124,14 +124,12 @@ class AccountController(Controller):
     @get(
         "/{account_id:str}",
         opt=READERS,
-        summary="Retrieves a Account resource.",
-        description="Returns details of a specific connected account "
-        "(e.g., WhatsApp number or LinkedIn login).",
-        operation_class=ITEM_OPERATION,
-        responses={
-            200: success(Account, "Account resource"),
-            **error_responses(401, 403, 404, 406),
-        },
+        **read_item(
+            RESOURCE,
+            Account,
+            ITEM_OPERATION,
+            "Returns details of a specific connected account (e.g., WhatsApp number or LinkedIn login).",
+        ),
     )
     async def show(
         self,

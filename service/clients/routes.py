@@ -30,6 +30,7 @@ from service.web.openapi import (
     success,
     with_item_links,
 )
+from service.web.operations import read_collection, read_item
 from service.web.pagination import page_view, parse_page
 from service.web.resource import empty_body, query_of, single
 
@@ -67,13 +68,12 @@ class ClientController(Controller):
     @get(
         "/",
         opt=READERS,
-        summary="Retrieves the collection of Client resources.",
-        description="The organization's clients (owners and viewers), oldest first.",
-        operation_class=COLLECTION_OPERATION,
-        responses={
-            200: success(list[ClientView], "Client collection"),
-            **error_responses(400, 401, 403, 406),
-        },
+        **read_collection(
+            RESOURCE,
+            list[ClientView],
+            COLLECTION_OPERATION,
+            "The organization's clients (owners and viewers), oldest first.",
+        ),
     )
     async def list(
         self, request: AnyRequest, clients: NamedDependency[Clients], principal: NamedDependency[Principal]
@@ -97,9 +97,7 @@ class ClientController(Controller):
     @get(
         "/{client_id:uuid}",
         opt=READERS,
-        summary="Retrieves a Client resource.",
-        operation_class=ITEM_OPERATION,
-        responses={200: success(ClientView, "Client resource"), **error_responses(401, 403, 404, 406)},
+        **read_item(RESOURCE, ClientView, ITEM_OPERATION),
     )
     async def show(
         self,

@@ -14,7 +14,8 @@ from service.integrations.catalog import IRI_PREFIX, Catalog, Integration
 from service.integrations.schema import Integration as IntegrationShape
 from service.web import hydra
 from service.web.formats import negotiate
-from service.web.openapi import SECURITY, error_responses, linked_data_operation, page_parameters, success
+from service.web.openapi import SECURITY, linked_data_operation, page_parameters
+from service.web.operations import read_collection, read_item
 from service.web.pagination import page_view, parse_page
 from service.web.resource import not_found
 
@@ -48,13 +49,12 @@ class IntegrationController(Controller):
     @get(
         "/",
         opt=READERS,
-        summary="Retrieves the collection of Integration resources.",
-        description="Every integration, with whether it accepts new accounts and the credentials it needs.",
-        operation_class=COLLECTION_OPERATION,
-        responses={
-            200: success(list[IntegrationShape], "Integration collection"),
-            **error_responses(400, 401, 403, 406),
-        },
+        **read_collection(
+            RESOURCE,
+            list[IntegrationShape],
+            COLLECTION_OPERATION,
+            "Every integration, with whether it accepts new accounts and the credentials it needs.",
+        ),
     )
     async def collection(
         self, request: Request[Any, Any, Any], catalog: NamedDependency[Catalog]
@@ -71,13 +71,7 @@ class IntegrationController(Controller):
     @get(
         "/{slug:str}",
         opt=READERS,
-        summary="Retrieves a Integration resource.",
-        description="One integration, by slug.",
-        operation_class=OPERATION,
-        responses={
-            200: success(IntegrationShape, "Integration resource"),
-            **error_responses(401, 403, 404, 406),
-        },
+        **read_item(RESOURCE, IntegrationShape, OPERATION, "One integration, by slug."),
     )
     async def show(
         self,

@@ -42,7 +42,10 @@ def prometheus_rule() -> dict[str, Any]:
         "kind": "PrometheusRule",
         "metadata": {
             "name": "accounts-service",
-            "labels": {"app.kubernetes.io/name": "accounts-service", "app.kubernetes.io/component": "monitoring"},
+            "labels": {
+                "app.kubernetes.io/name": "accounts-service",
+                "app.kubernetes.io/component": "monitoring",
+            },
         },
         "spec": {"groups": _yaml(RULES)["groups"]},
     }
@@ -103,12 +106,14 @@ def test_every_alert_has_a_severity_a_summary_and_a_runbook_that_exists() -> Non
         path, _, anchor = alert["annotations"]["runbook_url"].partition("#")
         assert path == "docs/runbooks.md", name
         assert anchor == name.lower() and anchor in anchors, f"{name}: no runbook section"
-        assert re.search(rf"^## {name}\n\n\*\*Means\.\*\*.*?\*\*Confirm\.\*\*.*?\*\*Fix\.\*\*.*?\*\*Do not\*\*",
-                         RUNBOOKS.read_text(), flags=re.M | re.S), f"{name}: runbook lacks a part"
+        parts = r"\*\*Means\.\*\*.*?\*\*Confirm\.\*\*.*?\*\*Fix\.\*\*.*?\*\*Do not\*\*"
+        section = re.search(rf"^## {name}\n\n{parts}", RUNBOOKS.read_text(), flags=re.M | re.S)
+        assert section, f"{name}: its runbook lacks what it means, how to confirm, fix, or what not to do"
 
 
 def test_the_kubernetes_component_carries_exactly_these_rules() -> None:
-    documents = [doc for path in sorted(COMPONENT.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())]
+    files = sorted(COMPONENT.glob("*.yaml"))
+    documents = [doc for path in files for doc in yaml.safe_load_all(path.read_text())]
     kustomization = next(doc for doc in documents if doc.get("kind") == "Component")
     listed = {Path(name).name for name in kustomization["resources"]}
     assert listed == {path.name for path in COMPONENT.glob("*.yaml")} - {"kustomization.yaml"}
@@ -156,7 +161,7 @@ def test_compose_monitoring_profile_loads_these_rules_and_dashboards() -> None:
 
 if __name__ == "__main__":
     print(
-        "# Generated from deploy/monitoring/rules.yml; tests/unit/test_monitoring.py fails when they differ.\n"
+        "# Generated from deploy/monitoring/rules.yml; tests/unit/test_monitoring.py fails if they differ.\n"
         "# python -m tests.unit.test_monitoring > deploy/k8s/components/monitoring/prometheus-rule.yaml"
     )
     print(yaml.safe_dump(prometheus_rule(), sort_keys=False, width=110), end="")

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import Body
 
 from service.auth import login
+from service.auth.audit import address_of
 from service.auth.guards import API_KEY_ONLY
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
@@ -149,7 +150,7 @@ async def token_refresh(
     body = _body(request, data, RefreshRequest)
     if not body.refresh_token:
         raise refused()
-    pair = await login.refresh(db, tokens, settings, body.refresh_token)
+    pair = await login.refresh(db, tokens, settings, body.refresh_token, address=address_of(request))
     return _json({"token": pair.token, "refresh_token": pair.refresh_token})
 
 
@@ -188,7 +189,7 @@ async def customer_token(
     if len(subject) > MAX_SUBJECT:
         raise ConstraintViolations([Violation("subject", too_long(MAX_SUBJECT), TOO_LONG)])
     issued = await login.mint_customer_token(
-        db, tokens, settings, principal, client_id=client_id, subject=subject
+        db, tokens, settings, principal, client_id=client_id, subject=subject, address=address_of(request)
     )
     if issued is None:
         raise item_not_found(body.client)

@@ -19,6 +19,7 @@ _SQL = load_queries("service.auth", "revocation.sql")
 _log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder(Revocation).decode
 _CONNECT_TIMEOUT = 5.0
+APPLICATION_NAME = "accounts-service-revocations"
 
 
 class RevocationFeed:
@@ -61,7 +62,9 @@ class RevocationFeed:
         """LISTEN first, then read: a revocation committed in between is seen by one or the other."""
         connection = self._connection
         if connection is None or connection.is_closed():
-            connection = await asyncpg.connect(self._dsn, timeout=_CONNECT_TIMEOUT)
+            connection = await asyncpg.connect(
+                self._dsn, timeout=_CONNECT_TIMEOUT, server_settings={"application_name": APPLICATION_NAME}
+            )
             self._connection = connection
             await connection.add_listener(CHANNEL, self._notified)
         self._arrived = []

@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 
+from service.auth.api_keys import api_key_id
 from service.auth.principal import Principal
 
 AUDIT = logging.getLogger("accounts.audit")
@@ -25,14 +26,19 @@ def identity(principal: Principal | None, address: str | None) -> dict[str, Any]
     if principal is None:
         return {"principal": None, "role": None, "organization": None, "client": None, "jti": None,
                 "address": address}  # fmt: skip
-    return {
-        "principal": principal.subject,
+    key = api_key_id(principal)
+    caller = {
+        # "api-key:<id>" would read as a secret `key: value` pair to the redaction, and be masked.
+        "principal": principal.subject if key is None else f"api-key/{key}",
         "role": ",".join(sorted(principal.roles)),
         "organization": None if principal.organization_id is None else str(principal.organization_id),
         "client": None if principal.client_id is None else str(principal.client_id),
         "jti": principal.jti,
         "address": address,
     }
+    if key is not None:
+        caller["key_id"] = str(key)
+    return caller
 
 
 def address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -41,6 +41,7 @@ def _minted(kind: str, principal: Principal, issued: IssuedToken, caller: dict[s
         issued_jti=issued.jti,
         issued_principal=principal.subject,
         issued_role=",".join(sorted(principal.roles)),
+        issued_client=None if principal.client_id is None else str(principal.client_id),
         expires_at=issued.expires_at.isoformat(),
     )
 
@@ -138,6 +139,5 @@ async def mint_customer_token(
     customer = Principal(subject, frozenset({Role.CUSTOMER}), issuer.organization_id, client_id)
     key = api_key_id(issuer)
     issued = tokens.issue(customer, settings.customer_token_ttl, api_key_id=key)
-    caller = audit.identity(issuer, address)
-    _minted("customer", customer, issued, caller | {"key_id": None if key is None else str(key)})
+    _minted("customer", customer, issued, audit.identity(issuer, address))
     return issued

@@ -25,6 +25,10 @@ class Revocation:
     expires_at: float
 
 
+# The database stamps revocations, API hosts stamp tokens: a token minted this much after a revocation
+# still counts as minted before it, so a host whose clock runs a little ahead cannot slip one through.
+CLOCK_SKEW_SECONDS = 2.0
+
 # What a token can be revoked by, besides its jti: (kind, value) pairs, fixed when it is first verified.
 Handles = tuple[tuple[Revoked, str], ...]
 
@@ -57,7 +61,7 @@ class RevocationList:
         for handle in handles:
             cutoff = self._cutoffs.get(handle)
             # iat has whole seconds: a token of the revocation's own second counts as issued before it.
-            if cutoff is not None and issued_at <= cutoff:
+            if cutoff is not None and issued_at <= cutoff + CLOCK_SKEW_SECONDS:
                 return True
         return False
 

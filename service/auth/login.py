@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from service.auth.refresh import issue_refresh_token, refused, rotate_refresh_to
 from service.auth.revocation import Revoked
 from service.auth.revoke import horizon, revoke
 from service.auth.throttle import LoginThrottle
-from service.auth.tokens import IssuedToken, TokenService
+from service.auth.tokens import LEEWAY_SECONDS, IssuedToken, TokenService
 from service.db.pool import Database
 from service.db.sql import load_queries
 from service.errors import TooManyRequests, Unauthenticated
@@ -25,6 +26,8 @@ INVALID_CREDENTIALS = "Invalid credentials."
 # Longer inputs cannot be a stored username or a sensible password; they still cost a decoy check.
 MAX_USERNAME = 180
 MAX_PASSWORD = 4096
+# Far longer than any token this service signs; longer strings are not worth verifying.
+MAX_TOKEN = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +144,24 @@ async def mint_customer_token(
     issued = tokens.issue(customer, settings.customer_token_ttl, api_key_id=key)
     _minted("customer", customer, issued, audit.identity(issuer, address))
     return issued
+
+
+async def revoke_own_token(
+    db: Database, tokens: TokenService, token: str, *, address: str | None
+) -> None:
+    """Its holder revokes a token (RFC 7009): until it would expire; any other string changes nothing."""
+    found = tokens.holder_revocable(token)
+    if found is None:
+        return
+    principal, expires = found
+    assert principal.jti is not None
+    ttl = max(1, math.ceil(expires - tokens.now()) + LEEWAY_SECONDS)
+    async with db.connection() as connection:
+        await revoke(connection, Revoked.JTI, principal.jti, ttl)
+    audit.record(
+        "token.revoked",
+        audit.identity(principal, address),
+        kind=Revoked.JTI.value,
+        revoked=principal.jti,
+        reason="revoked by its holder",
+    )

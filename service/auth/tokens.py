@@ -135,6 +135,19 @@ class TokenService:
             raise Unauthenticated(INVALID)
         return principal
 
+    def holder_revocable(self, token: str) -> tuple[Principal, float] | None:
+        """The principal and expiry of a valid token, revoked or not; None for any other string."""
+        try:
+            known = self._verified.get(token) or self._decode(token)
+        except Unauthenticated:
+            return None
+        if known.expires <= self._clock() - LEEWAY_SECONDS:
+            return None
+        return known.principal, known.expires
+
+    def now(self) -> float:
+        return self._clock()
+
     def _decode(self, token: str) -> _Verified:
         try:
             claims = jwt.decode(

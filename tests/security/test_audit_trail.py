@@ -55,7 +55,7 @@ async def test_every_sensitive_action_is_audited_without_secrets(
         await asyncio.to_thread(api.wait_ready)
         async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
             secrets += await _act(http, tenants, token_for)
-            entries = await _wait_for(api, 13)
+            entries = await _wait_for(api, 14)
     finally:
         api.stop()
     owner, a = str(tenants.a.owner_id), tenants.a
@@ -94,6 +94,11 @@ async def test_every_sensitive_action_is_audited_without_secrets(
     assert removed["jti"] == minted_at_login[1]
     by_customer = only(entries, "client.deleted", deleted_client=str(a.client_ids[1]))
     assert by_customer["principal"] == owner
+    logged_out = only(entries, "token.revoked", kind="jti")
+    assert (logged_out["principal"], logged_out["jti"], logged_out["revoked"]) == (
+        owner, minted_at_login[1], minted_at_login[1]
+    )  # fmt: skip
+    assert logged_out["reason"] == "revoked by its holder"
 
     cli_lines = await _operate(settings, tenants, secrets)
     output_text = "\n".join(api.lines + cli_lines)
@@ -130,6 +135,7 @@ async def _act(http: httpx.AsyncClient, tenants: Tenants, token_for: Callable[[P
     assert (await http.get(f"{path}/credentials", headers=bearer(worker))).status_code == 200
     assert (await http.delete(path, headers=bearer(fresh))).status_code == 204
     assert (await http.delete(f"/api/clients/{a.client_ids[1]}", headers=bearer(fresh))).status_code == 204
+    assert (await http.post("/authentication/token/revoke", json={"token": fresh})).status_code == 204
     rotated_pair = rotated.json()
     return [pair["token"], pair["refresh_token"], fresh, rotated_pair["token"], rotated_pair["refresh_token"],
             minted.json()["token"], worker, "wrong-" + tenants.password]  # fmt: skip

@@ -204,3 +204,41 @@ async def test_the_command_needs_exactly_one_target(env: dict[str, str]) -> None
     )
     assert "not allowed with" in both.stderr
     await run_cli(env, "token", "revoke", expect=2)
+
+
+async def test_a_holder_revokes_its_own_token(
+    client: Client, tenants: Tenants, db: asyncpg.Connection, token_for: Any
+) -> None:
+    pair = await log_in(client, tenants.a.owner_username, tenants.password)
+    other = await log_in(client, tenants.a.owner_username, tenants.password)
+    await accepted(client, pair["token"])
+
+    response = await client.post("/authentication/token/revoke", json={"token": pair["token"]})
+
+    assert response.status_code == 204 and response.content == b""
+    await until_refused(client, pair["token"])
+    await accepted(client, other["token"])
+    # Kept as long as the token could have lived, not longer.
+    left = await db.fetchval("SELECT extract(epoch FROM expires_at - now()) FROM token_revocations")
+    assert 3600 - 5 < left <= 3600 + 15
+    # Nothing to learn from the answer: unknown, expired, revoked again, customer's, all the same.
+    expired = token_for(tenants.a.owner, -3600)
+    customer = token_for(tenants.a.customer)
+    for token in ("garbage", pair["token"], expired, "x" * 8192, customer):
+        again = await client.post("/authentication/token/revoke", json={"token": token})
+        assert again.status_code == 204
+    await until_refused(client, customer)
+    assert await db.fetchval("SELECT count(*) FROM token_revocations") == 2
+
+
+async def test_a_revocation_request_without_a_token_is_400(client: Client) -> None:
+    for body in ({}, {"token": None}, {"token": ""}):
+        response = await client.post("/authentication/token/revoke", json=body)
+        assert response.status_code == 400
+        assert response.json()["detail"] == 'The key "token" must be provided.'
+    for token in (7, "x" * 8193, "a\x00b"):
+        assert (await client.post("/authentication/token/revoke", json={"token": token})).status_code == 400
+    wrong_type = await client.post(
+        "/authentication/token/revoke", content=b"token=x", headers={"Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415

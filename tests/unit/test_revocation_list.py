@@ -12,7 +12,7 @@ from service.auth.principal import Principal, Role
 from service.auth.revocation import CLOCK_SKEW_SECONDS, Revocation, RevocationList, Revoked
 from service.auth.tokens import API_KEY_CLAIM, FAMILY_CLAIM, LEEWAY_SECONDS, TokenService
 from service.errors import Unauthenticated
-from service.settings import load_settings
+from service.settings import SettingsError, load_settings
 
 ORG = uuid.uuid4()
 OWNER = Principal(str(uuid.uuid4()), frozenset({Role.OWNER}), ORG)
@@ -123,3 +123,23 @@ def test_a_malformed_naming_claim_is_invalid(claim: str, value: object) -> None:
     claims = jwt.decode(tokens.issue(OWNER).token, options={"verify_signature": False}) | {claim: value}
     forged = jwt.encode(claims, load_signing_keys(SETTINGS).signing_key, algorithm="EdDSA")
     _refused(tokens, forged, "Invalid JWT Token")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"WORKER_TOKEN_MAX_TTL": "3600"}, "WORKER_TOKEN_MAX_TTL"),
+        ({"WORKER_TOKEN_TTL": "7200", "WORKER_TOKEN_MAX_TTL": "3600"}, "WORKER_TOKEN_MAX_TTL"),
+        ({"REVOCATION_REFRESH_SECONDS": "0"}, "REVOCATION_REFRESH_SECONDS"),
+        ({"REVOCATION_REFRESH_SECONDS": "61"}, "REVOCATION_REFRESH_SECONDS"),
+    ],
+)
+def test_revocation_settings_are_checked(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATABASE_URL": "postgresql://app@localhost/a", **env})
+    assert str(caught.value).startswith(variable)
+
+
+def test_revocation_settings_defaults() -> None:
+    settings = load_settings({"DATABASE_URL": "postgresql://app@localhost/a"})
+    assert (settings.worker_token_max_ttl, settings.revocation_refresh_seconds) == (7 * 24 * 3600, 30.0)

@@ -57,6 +57,10 @@ class RevocationFeed:
                 # The previous list stays in force; the next round reconnects.
                 _log.warning("revocation list not refreshed: %s: %s", type(exc).__name__, exc)
                 await self._disconnect()
+            except Exception:
+                # Anything else must not end the loop: without it no missed notice is ever caught up.
+                _log.exception("revocation list not refreshed")
+                await self._disconnect()
 
     async def _refresh(self) -> None:
         """LISTEN first, then read: a revocation committed in between is seen by one or the other."""

@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
     resources = Resources(settings)
     operations = Operations(settings, handle_signals=handle_signals)
     revocations = RevocationFeed(settings.database_url, RevocationList(), settings.revocation_refresh_seconds)
-    tokens = TokenService.from_settings(settings, revocations.revocations)
+    tokens = TokenService.from_settings(settings, revocations=revocations.revocations)
     passwords = Passwords.from_settings(settings)
 
     async def api_key_principal(key: str) -> Principal | None:

@@ -74,12 +74,19 @@ class TokenService:
         self._verified: dict[str, _Verified] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, revocations: RevocationList | None = None) -> TokenService:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        revocations: RevocationList | None = None,
+    ) -> TokenService:
         return cls(
             load_signing_keys(settings),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl=settings.jwt_ttl,
+            clock=clock,
             revocations=revocations,
         )
 

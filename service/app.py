@@ -20,6 +20,8 @@ from service.auth.guards import provide_principal
 from service.auth.middleware import authentication_middleware
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
+from service.auth.revocation import RevocationList
+from service.auth.revocation_feed import RevocationFeed
 from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
 from service.db.pool import Database, create_pool
@@ -69,7 +71,8 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
     """Wire settings, resources and routes into one application."""
     resources = Resources(settings)
     operations = Operations(settings, handle_signals=handle_signals)
-    tokens = TokenService.from_settings(settings)
+    revocations = RevocationFeed(settings.database_url, RevocationList(), settings.revocation_refresh_seconds)
+    tokens = TokenService.from_settings(settings, revocations=revocations.revocations)
     passwords = Passwords.from_settings(settings)
 
     async def api_key_principal(key: str) -> Principal | None:
@@ -93,7 +96,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             "passwords": Provide(lambda: passwords, sync_to_thread=False, use_cache=True),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
-        lifespan=[resources.lifespan, operations.lifespan],
+        lifespan=[resources.lifespan, revocations.lifespan, operations.lifespan],
         plugins=operations.plugins,
         # Logging is configured once per process (service.logs), not by the framework.
         logging_config=None,

@@ -12,6 +12,7 @@ from litestar.enums import ParamType
 from litestar.openapi.spec import OpenAPIType, Parameter, Schema
 from litestar.params import Body, FromPath
 
+from service.auth import audit
 from service.auth.guards import requires
 from service.auth.principal import Principal, Role
 from service.clients import store
@@ -200,8 +201,10 @@ class ClientController(Controller):
     )
     async def remove(
         self,
+        request: AnyRequest,
         client_id: FromPath[uuid.UUID],
         db: NamedDependency[Database],
         principal: NamedDependency[Principal],
     ) -> None:
         await store.delete_client(db, principal, client_id)
+        audit.of_request(request, "client.deleted", deleted_client=str(client_id))

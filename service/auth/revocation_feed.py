@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from prometheus_client import Counter
 
 from service.auth.revocation import Revocation, RevocationList, Revoked
 from service.auth.revoke import CHANNEL
@@ -20,6 +21,12 @@ _log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder(Revocation).decode
 _CONNECT_TIMEOUT = 5.0
 APPLICATION_NAME = "accounts-service-revocations"
+# Every API process hears every revocation: max() over the processes is the platform's count.
+REVOCATIONS_RECEIVED = Counter(
+    "accounts_token_revocations_received",
+    "Token revocations this process was told of, by what they name (jti, user, api_key, family).",
+    ["kind"],
+)
 
 
 class RevocationFeed:
@@ -89,6 +96,7 @@ class RevocationFeed:
             _log.warning("ignored a malformed revocation notice")
             return
         self.revocations.add(revocation)
+        REVOCATIONS_RECEIVED.labels(revocation.kind.value).inc()
         if self._arrived is not None:
             self._arrived.append(revocation)
 

@@ -23,6 +23,7 @@ from service.auth.guards import provide_principal
 from service.auth.middleware import authentication_middleware
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
+from service.auth.revocation_feed import RevocationFeed
 from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
 from service.clients.store import Clients
@@ -87,6 +88,10 @@ def create_app(
     operations = Operations(settings, handle_signals=handle_signals)
     database = database or Database.from_settings(settings)
     tokens = tokens or TokenService.from_settings(settings, clock=clock or time.time)
+    # The feed keeps the tokens' revocation list current (an injected TokenService's included).
+    revocations = RevocationFeed(
+        settings.database_url, tokens.revocations, settings.revocation_refresh_seconds
+    )
     passwords = Passwords.from_settings(settings)
     catalog = load_catalog(settings)
     accounts = Accounts(catalog, cipher or load_cipher(settings), database)
@@ -121,7 +126,7 @@ def create_app(
             "clients": _constant(Clients(database)),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
-        lifespan=[_lifespan(database), operations.lifespan],
+        lifespan=[_lifespan(database), revocations.lifespan, operations.lifespan],
         plugins=operations.plugins,
         # Logging is configured once per process (service.observability.logs), not by the framework.
         logging_config=None,

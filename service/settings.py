@@ -60,6 +60,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     refresh_token_ttl: int = 30 * 24 * 3600
     customer_token_ttl: int = 3600
     worker_token_ttl: int = 24 * 3600
+    worker_token_max_ttl: int = 7 * 24 * 3600
+    # Fallback re-read of the revocation list when a NOTIFY was missed; bounds how long a revocation takes.
+    revocation_refresh_seconds: float = 30.0
     # Argon2id cost of password hashes; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
@@ -129,6 +132,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             ("WORKER_TOKEN_TTL", self.worker_token_ttl),
         ]:
             _require(ttl >= 1, variable, "must be at least 1 second")
+        _require(
+            self.worker_token_max_ttl >= self.worker_token_ttl,
+            "WORKER_TOKEN_MAX_TTL",
+            "must be at least WORKER_TOKEN_TTL",
+        )
+        _require(
+            0 < self.revocation_refresh_seconds <= 60,
+            "REVOCATION_REFRESH_SECONDS",
+            "must be more than 0 and at most 60",
+        )
         _require(bool(self.jwt_issuer.strip()), "JWT_ISSUER", "must not be blank")
         _require(bool(self.jwt_audience.strip()), "JWT_AUDIENCE", "must not be blank")
         _require(self.argon2_time_cost >= 1, "ARGON2_TIME_COST", "must be at least 1")

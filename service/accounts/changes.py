@@ -17,6 +17,9 @@ from service.web import constraints
 
 WORKER_STATUSES = ("connecting", "connected", "disconnected", "error")
 PAUSED_CONFLICT = "The account is paused; its owner or customer must resume it first."
+NEW_CREDENTIALS_STATUS = (
+    'New credentials always start "connecting": leave "status" out or set it to "connecting".'
+)
 
 
 @dataclass(slots=True)
@@ -103,17 +106,25 @@ def merge(row: Mapping[str, Any], patch: AccountPatch, integration: Integration)
             raise ConstraintViolations(found)
         change.credentials = dict(patch.credentials)
     status = row["status"]
-    if patch.status is not UNSET and patch.status != status:
+    if change.credentials is not None:
+        _new_credentials(change, patch)
+    elif patch.status is not UNSET and patch.status != status:
         if not (patch.status == "paused" or (patch.status == "connecting" and status == "paused")):
             raise BadRequest(
                 'The "status" attribute is read-only: it may only be set to "paused", '
                 'or to "connecting" to resume a paused account.'
             )
         _set_status(change, patch.status)
-    elif change.credentials is not None and patch.status is UNSET:
-        # New credentials must be verified again by a worker.
-        _set_status(change, "connecting")
     return change
+
+
+def _new_credentials(change: Change, patch: AccountPatch) -> None:
+    """New credentials must be verified again by a worker: `connecting`, without the old reason. Any
+    other status in the same PATCH is refused rather than silently dropped."""
+    if patch.status is not UNSET and patch.status != "connecting":
+        raise ConstraintViolations([Violation("status", NEW_CREDENTIALS_STATUS, constraints.NO_SUCH_CHOICE)])
+    change.set("status", "connecting")
+    change.set("statusReason", None)
 
 
 def report(row: Mapping[str, Any], status_report: StatusReport) -> Change:

@@ -1,4 +1,8 @@
-"""Idempotency-Key on POST: per organization, 24 hours, replay of the first success, 409 while it runs."""
+"""Idempotency-Key on POST: per caller, 24 hours, replay of the first success, 409 while it runs.
+
+Keys belong to the caller as Stripe scopes them: an organization's owners and API keys share one space,
+each client's customer tokens have their own, so no caller can block or probe another's keys.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from service.accounts.validation import IDEMPOTENCY_KEY_REUSED
+from service.auth.principal import Principal
 from service.db.sql import load_queries
 from service.errors import BadRequest, Conflict, ConstraintViolations, Violation
 
@@ -45,20 +50,25 @@ def parse_key(header: str | None) -> str | None:
     return header
 
 
-def _lock_id(organization_id: UUID, key: str) -> int:
-    digest = hashlib.sha256(organization_id.bytes + key.encode()).digest()
+def scope_of(principal: Principal) -> str:
+    """Whose keys these are within the organization: its own (owners, API keys) or one client's."""
+    return "organization" if principal.client_id is None else f"client:{principal.client_id}"
+
+
+def _lock_id(organization_id: UUID, scope: str, key: str) -> int:
+    digest = hashlib.sha256(organization_id.bytes + scope.encode() + b"\x00" + key.encode()).digest()
     return int.from_bytes(digest[:4], "big", signed=True)
 
 
 async def claim(
-    connection: asyncpg.Connection, organization_id: UUID, key: str, fingerprint: bytes
+    connection: asyncpg.Connection, organization_id: UUID, scope: str, key: str, fingerprint: bytes
 ) -> Stored | None:
     """Inside the creating transaction: 409 if the key is in use, the stored response if it is done."""
-    lock = _lock_id(organization_id, key)
+    lock = _lock_id(organization_id, scope, key)
     locked = await connection.fetchval(_SQL["try_lock_idempotency_key"], _LOCK_CLASS, lock)
     if not locked:
         raise Conflict(IN_PROGRESS)
-    row = await connection.fetchrow(_SQL["find_idempotency_key"], organization_id, key)
+    row = await connection.fetchrow(_SQL["find_idempotency_key"], organization_id, key, scope)
     if row is None:
         return None
     if not hmac.compare_digest(row["request_hash"], fingerprint):
@@ -69,6 +79,7 @@ async def claim(
 async def remember(
     connection: asyncpg.Connection,
     organization_id: UUID,
+    scope: str,
     key: str,
     fingerprint: bytes,
     status: int,
@@ -84,5 +95,6 @@ async def remember(
         status,
         dict(snapshot),
         TTL_SECONDS,
+        scope,
     )
     await connection.execute(_SQL["purge_idempotency_keys"])

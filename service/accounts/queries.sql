@@ -141,7 +141,7 @@ SELECT count(*)
 FROM accounts a
 WHERE {{listing_filters}};
 
--- Idempotency keys of POST /api/accounts, per organization.
+-- Idempotency keys of POST /api/accounts, per organization and caller scope.
 
 -- name: try_lock_idempotency_key
 -- Held until the creating transaction ends, so a concurrent duplicate is told 409 instead of waiting.
@@ -150,13 +150,13 @@ SELECT pg_try_advisory_xact_lock($1::int, $2::int);
 -- name: find_idempotency_key
 SELECT request_hash, response_status, account_id, snapshot
 FROM idempotency_keys
-WHERE organization_id = $1 AND key = $2 AND expires_at > now();
+WHERE organization_id = $1 AND key = $2 AND scope = $3 AND expires_at > now();
 
 -- name: save_idempotency_key
 INSERT INTO idempotency_keys (organization_id, key, request_hash, account_id, response_status, snapshot,
-                              expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-ON CONFLICT (organization_id, key) DO UPDATE
+                              expires_at, scope)
+VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8)
+ON CONFLICT (organization_id, scope, key) DO UPDATE
 SET request_hash = EXCLUDED.request_hash, account_id = EXCLUDED.account_id,
     response_status = EXCLUDED.response_status, snapshot = EXCLUDED.snapshot,
     created_at = now(), expires_at = EXCLUDED.expires_at

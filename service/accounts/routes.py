@@ -27,6 +27,7 @@ from service.accounts.openapi import (
 from service.accounts.representation import COLLECTION_IRI, RESOURCE, etag, fields, iri
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch, StatusReport
 from service.accounts.usecases import Accounts
+from service.auth import audit
 from service.auth.guards import current_principal, requires
 from service.auth.principal import Role
 from service.errors import BadRequest
@@ -222,7 +223,9 @@ class AccountController(Controller):
         if_match: IfMatch,
         accounts: NamedDependency[Accounts],
     ) -> None:
-        await accounts.delete(current_principal(request), _account_id(account_id), if_match)
+        account = _account_id(account_id)
+        await accounts.delete(current_principal(request), account, if_match)
+        audit.of_request(request, "account.deleted", account=str(account))
 
     @get(
         "/{account_id:str}/credentials",
@@ -244,6 +247,7 @@ class AccountController(Controller):
         fmt = negotiate(request.headers.get("accept"))
         account = _account_id(account_id)
         secrets = await accounts.credentials(current_principal(request), account)
+        audit.of_request(request, "credentials.read", account=str(account))
         location = f"{iri(account)}/credentials"
         document = hydra.item(fmt, "AccountCredentials", location, {"credentials": secrets})
         return hydra.respond(fmt, document, headers={"Cache-Control": "no-store"})

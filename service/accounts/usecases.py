@@ -137,15 +137,16 @@ class Accounts:
         self, principal: Principal, organization_id: uuid.UUID, body: AccountCreate, key: str
     ) -> Created:
         """A POST with an Idempotency-Key: the key is claimed and remembered in the account's transaction."""
-        scope = principal.client_id.bytes if principal.client_id else b""
-        fingerprint = self.cipher.fingerprint(b"POST /api/accounts", scope, _canonical(body))
+        client_scope = principal.client_id.bytes if principal.client_id else b""
+        fingerprint = self.cipher.fingerprint(b"POST /api/accounts", client_scope, _canonical(body))
+        scope = idempotency.scope_of(principal)
         async with self._database.transaction() as connection:
-            stored = await idempotency.claim(connection, organization_id, key, fingerprint)
+            stored = await idempotency.claim(connection, organization_id, scope, key, fingerprint)
             if stored is not None:
                 return Created(stored.status, stored.account_id, stored.snapshot, replayed=True)
             row = await self._insert(connection, principal, organization_id, body)
             document = snapshot(row)
-            await idempotency.remember(connection, organization_id, key, fingerprint, 201, document)
+            await idempotency.remember(connection, organization_id, scope, key, fingerprint, 201, document)
         return Created(201, row["id"], document)
 
     async def _insert(

@@ -29,6 +29,17 @@ def api_key_subject(key_id: UUID) -> str:
     return f"api-key:{key_id}"
 
 
+def api_key_id(principal: Principal) -> UUID | None:
+    """The id of the API key a Principal authenticated with, if it did."""
+    prefix, _, rest = principal.subject.partition(":")
+    if prefix != "api-key" or principal.jti is not None:
+        return None
+    try:
+        return UUID(rest)
+    except ValueError:
+        return None
+
+
 async def principal_for_api_key(db: Database, key: str) -> Principal | None:
     """The owner Principal of the key's organization, or None for an unknown or revoked key."""
     if not key or len(key) > MAX_LENGTH:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 
+from service.auth import audit
+from service.auth.api_keys import api_key_id
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal, Role
 from service.auth.refresh import issue_refresh_token, refused, rotate_refresh_token
+from service.auth.revocation import Revoked
+from service.auth.revoke import horizon, revoke
 from service.auth.throttle import LoginThrottle
-from service.auth.tokens import IssuedToken, TokenService
+from service.auth.tokens import LEEWAY_SECONDS, IssuedToken, TokenService
 from service.db.pool import Database
 from service.db.sql import load_queries
 from service.db.tenancy import client_in_organization
-from service.errors import Unauthenticated
+from service.errors import TooManyRequests, Unauthenticated
 from service.settings import Settings
 
 _SQL = load_queries("service.auth", "queries.sql")
@@ -22,12 +27,27 @@ INVALID_CREDENTIALS = "Invalid credentials."
 # Longer inputs cannot be a stored username or a sensible password; they still cost a decoy check.
 MAX_USERNAME = 180
 MAX_PASSWORD = 4096
+# Far longer than any token this service signs; longer strings are not worth verifying.
+MAX_TOKEN = 8192
 
 
 @dataclass(frozen=True, slots=True)
 class TokenPair:
     token: str
     refresh_token: str
+
+
+def _minted(kind: str, principal: Principal, issued: IssuedToken, caller: dict[str, object]) -> None:
+    audit.record(
+        "token.minted",
+        caller,
+        kind=kind,
+        issued_jti=issued.jti,
+        issued_principal=principal.subject,
+        issued_role=",".join(sorted(principal.roles)),
+        issued_client=None if principal.client_id is None else str(principal.client_id),
+        expires_at=issued.expires_at.isoformat(),
+    )
 
 
 def throttle_from(settings: Settings) -> LoginThrottle:
@@ -48,8 +68,13 @@ async def log_in(
 ) -> TokenPair:
     """Check the password; unknown user and wrong password fail alike and take about as long."""
     throttle = throttle_from(settings)
+    attempt = audit.identity(None, address) | {"username_digest": audit.username_digest(username)}
     async with db.connection() as connection:
-        await throttle.attempt(connection, username, address)
+        try:
+            await throttle.attempt(connection, username, address)
+        except TooManyRequests:
+            audit.record("login.locked_out", attempt)
+            raise
         row = None
         # PostgreSQL text cannot hold NUL, and no stored username is longer than the column allows.
         if len(username) <= MAX_USERNAME and "\x00" not in username:
@@ -58,6 +83,7 @@ async def log_in(
     # The connection goes back to the pool before the deliberately slow hash check.
     valid = await passwords.verify(stored, password[:MAX_PASSWORD]) and len(password) <= MAX_PASSWORD
     if row is None or not valid:
+        audit.record("login.failed", attempt)
         raise Unauthenticated(INVALID_CREDENTIALS)
     rehashed = await passwords.hash(password) if passwords.needs_rehash(row["password_hash"]) else None
     async with db.transaction() as connection:
@@ -65,18 +91,38 @@ async def log_in(
         if rehashed is not None:
             await connection.execute(_SQL["update_password_hash"], row["id"], rehashed)
         await connection.execute(_SQL["purge_refresh_tokens"], row["id"])
-        refresh_token = await issue_refresh_token(connection, row["id"], settings.refresh_token_ttl)
+        family = uuid.uuid4()
+        refresh_token = await issue_refresh_token(connection, row["id"], settings.refresh_token_ttl, family)
     principal = Principal(str(row["id"]), frozenset({Role(row["role"])}), row["organization_id"])
-    return TokenPair(tokens.issue(principal).token, refresh_token)
+    issued = tokens.issue(principal, family_id=family)
+    caller = audit.identity(principal, address)
+    audit.record("login.succeeded", caller, family=str(family))
+    _minted("login", principal, issued, caller)
+    return TokenPair(issued.token, refresh_token)
 
 
-async def refresh(db: Database, tokens: TokenService, settings: Settings, refresh_token: str) -> TokenPair:
-    """A new access token and the next refresh token of the family."""
+async def refresh(
+    db: Database, tokens: TokenService, settings: Settings, refresh_token: str, *, address: str | None
+) -> TokenPair:
+    """A new access token and the next refresh token of the family; a reused one revokes the family's
+    access tokens too."""
     async with db.transaction() as connection:
         rotation = await rotate_refresh_token(connection, refresh_token, settings.refresh_token_ttl)
+        if rotation.reused and rotation.family_id is not None:
+            await revoke(connection, Revoked.FAMILY, str(rotation.family_id), horizon(settings))
+    if rotation.reused:
+        audit.record(
+            "token.revoked",
+            audit.identity(None, address),
+            kind=Revoked.FAMILY.value,
+            revoked=str(rotation.family_id),
+            reason="refresh token reused",
+        )
     if rotation.principal is None or rotation.refresh_token is None:
         raise refused()
-    return TokenPair(tokens.issue(rotation.principal).token, rotation.refresh_token)
+    issued = tokens.issue(rotation.principal, family_id=rotation.family_id)
+    _minted("refresh", rotation.principal, issued, audit.identity(rotation.principal, address))
+    return TokenPair(issued.token, rotation.refresh_token)
 
 
 async def mint_customer_token(
@@ -87,6 +133,7 @@ async def mint_customer_token(
     *,
     client_id: uuid.UUID,
     subject: str,
+    address: str | None,
 ) -> IssuedToken | None:
     """A ROLE_CUSTOMER token for one client of the caller's organization; None if it has no such client."""
     async with db.connection() as connection:
@@ -96,4 +143,28 @@ async def mint_customer_token(
     if not found:
         return None
     customer = Principal(subject, frozenset({Role.CUSTOMER}), issuer.organization_id, client_id)
-    return tokens.issue(customer, settings.customer_token_ttl)
+    key = api_key_id(issuer)
+    issued = tokens.issue(customer, settings.customer_token_ttl, api_key_id=key)
+    _minted("customer", customer, issued, audit.identity(issuer, address))
+    return issued
+
+
+async def revoke_own_token(
+    db: Database, tokens: TokenService, token: str, *, address: str | None
+) -> None:
+    """Its holder revokes a token (RFC 7009): until it would expire; any other string changes nothing."""
+    found = tokens.holder_revocable(token)
+    if found is None:
+        return
+    principal, expires = found
+    assert principal.jti is not None
+    ttl = max(1, math.ceil(expires - tokens.now()) + LEEWAY_SECONDS)
+    async with db.connection() as connection:
+        await revoke(connection, Revoked.JTI, principal.jti, ttl)
+    audit.record(
+        "token.revoked",
+        audit.identity(principal, address),
+        kind=Revoked.JTI.value,
+        revoked=principal.jti,
+        reason="revoked by its holder",
+    )

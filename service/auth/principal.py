@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 
@@ -29,6 +29,11 @@ class Principal:
     roles: frozenset[Role]
     organization_id: UUID | None
     client_id: UUID | None = None
+    # The `jti` of the access token it came with (None for API keys), for the audit trail; not identity.
+    jti: str | None = field(default=None, compare=False)
+
+    def has_any(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
 
     @property
     def is_worker(self) -> bool:

@@ -40,6 +40,9 @@ class Rotation:
 
     principal: Principal | None
     refresh_token: str | None
+    family_id: uuid.UUID | None = None
+    # A spent token came back: its family is revoked, and so must be the access tokens it minted.
+    reused: bool = False
 
 
 async def rotate_refresh_token(connection: asyncpg.Connection, token: str, ttl: int) -> Rotation:
@@ -54,11 +57,11 @@ async def rotate_refresh_token(connection: asyncpg.Connection, token: str, ttl: 
         return Rotation(None, None)
     if row["spent_at"] is not None:
         await connection.execute(_SQL["revoke_refresh_family"], row["family_id"])
-        return Rotation(None, None)
+        return Rotation(None, None, row["family_id"], reused=True)
     await connection.execute(_SQL["spend_refresh_token"], row["id"])
     successor = await issue_refresh_token(connection, row["user_id"], ttl, row["family_id"])
     principal = Principal(str(row["user_id"]), frozenset({Role(row["role"])}), row["organization_id"])
-    return Rotation(principal, successor)
+    return Rotation(principal, successor, row["family_id"])
 
 
 def refused() -> Unauthenticated:

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import Body
 
 from service.auth import login
+from service.auth.audit import address_of
 from service.auth.guards import API_KEY_ONLY
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
@@ -27,6 +28,7 @@ T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
 
 MAX_SUBJECT = 255
+MAX_TOKEN = login.MAX_TOKEN
 
 
 class Credentials(msgspec.Struct):
@@ -45,6 +47,21 @@ class LoginRequest(msgspec.Struct):
 
 class RefreshRequest(msgspec.Struct):
     refresh_token: str | None = None
+
+
+_ACCESS_TOKEN_HELP = "An access token (JWT) this service issued"  # noqa: S105 - a description
+
+
+class TokenToRevoke(msgspec.Struct):
+    """The revocation body as documented: the access token, a required string."""
+
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN, description=_ACCESS_TOKEN_HELP)]
+
+
+class RevokeRequest(msgspec.Struct):
+    __openapi__: ClassVar[type] = TokenToRevoke
+
+    token: str | None = None
 
 
 _CLIENT = 'IRI of one of the organization\'s clients, "/api/clients/{id}"'
@@ -149,7 +166,7 @@ async def token_refresh(
     body = _body(request, data, RefreshRequest)
     if not body.refresh_token:
         raise refused()
-    pair = await login.refresh(db, tokens, settings, body.refresh_token)
+    pair = await login.refresh(db, tokens, settings, body.refresh_token, address=address_of(request))
     return _json({"token": pair.token, "refresh_token": pair.refresh_token})
 
 
@@ -188,11 +205,40 @@ async def customer_token(
     if len(subject) > MAX_SUBJECT:
         raise ConstraintViolations([Violation("subject", too_long(MAX_SUBJECT), TOO_LONG)])
     issued = await login.mint_customer_token(
-        db, tokens, settings, principal, client_id=client_id, subject=subject
+        db, tokens, settings, principal, client_id=client_id, subject=subject, address=address_of(request)
     )
     if issued is None:
         raise item_not_found(body.client)
     return _json({"token": issued.token, "expiresAt": issued.expires_at.isoformat()}, 201)
 
 
-route_handlers = [login_check, token_refresh, customer_token]
+@post(
+    "/authentication/token/revoke",
+    status_code=204,
+    tags=["Login Check"],
+    summary="Revokes an access token (its holder logs out).",
+    description="As RFC 7009: holding the token is the authorization; an unknown, expired or already "
+    "revoked token is answered the same, so nothing can be learnt from the answer. Other processes "
+    "refuse the token within REVOCATION_REFRESH_SECONDS.",
+    dto=JsonBody[RevokeRequest],
+    return_dto=None,
+    security=[],
+    responses=error_responses(400, 415),
+)
+async def token_revoke(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Database],
+    tokens: NamedDependency[TokenService],
+    data: Annotated[RevokeRequest | None, Body()] = None,
+) -> None:
+    """`{"token"}` → 204; the token is refused from the next request on."""
+    body = _body(request, data, RevokeRequest)
+    if not body.token:
+        raise BadRequest('The key "token" must be provided.')
+    reject_nul("token", body.token)
+    if len(body.token) > MAX_TOKEN:
+        raise BadRequest(f"The token is longer than {MAX_TOKEN} characters: not a token of this service.")
+    await login.revoke_own_token(db, tokens, body.token, address=address_of(request))
+
+
+route_handlers = [login_check, token_refresh, customer_token, token_revoke]

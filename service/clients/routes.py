@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import Body, FromPath
 
+from service.auth import audit
 from service.auth.guards import requires
 from service.auth.principal import Principal, Role
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
@@ -172,8 +173,10 @@ class ClientController(Controller):
     )
     async def remove(
         self,
+        request: AnyRequest,
         client_id: FromPath[uuid.UUID],
         clients: NamedDependency[Clients],
         principal: NamedDependency[Principal],
     ) -> None:
         await clients.delete(principal, client_id)
+        audit.of_request(request, "client.deleted", deleted_client=str(client_id))

@@ -35,6 +35,7 @@ TABLES = (
     "outbox",
     "idempotency_keys",
     "refresh_tokens",
+    "token_revocations",
 )
 
 

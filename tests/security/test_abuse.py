@@ -73,6 +73,8 @@ async def operations(client: Client, tenants: Tenants, token_for: Callable[..., 
                   {"username": tenants.a.viewer_username, "password": PASSWORD}, LOGIN_REFUSALS),
         Operation("POST", "/authentication/token/refresh", "/authentication/token/refresh", JSON_BODY,
                   {"refresh_token": login.json()["refresh_token"]}, LOGIN_REFUSALS),
+        Operation("POST", "/authentication/token/revoke", "/authentication/token/revoke", JSON_BODY,
+                  {"token": login.json()["token"]}),
     ]  # fmt: skip
 
 

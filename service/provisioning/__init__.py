@@ -13,11 +13,15 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from service.auth import audit
 from service.auth.api_keys import hash_api_key, new_api_key
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal, Role
+from service.auth.revocation import Revoked
+from service.auth.revoke import horizon, revoke
 from service.auth.tokens import TokenService
 from service.db.sql import load_queries
+from service.observability.logs import configure_logging
 from service.settings import Settings, load_settings
 
 _SQL = load_queries("service.auth", "queries.sql")
@@ -65,11 +69,15 @@ async def list_api_keys(connection: asyncpg.Connection, organization_id: uuid.UU
     ]
 
 
-async def revoke_api_key(connection: asyncpg.Connection, key_id: uuid.UUID) -> dict[str, str]:
-    """Revoked keys stop working on the next request; revoking twice keeps the first time."""
-    row = await connection.fetchrow(_SQL["revoke_api_key"], key_id)
-    if row is None:
-        raise ProvisioningError(f"there is no API key {key_id}")
+async def revoke_api_key(connection: asyncpg.Connection, key_id: uuid.UUID, ttl: int) -> dict[str, str]:
+    """Revoked keys stop working on the next request, and the customer tokens they minted with them;
+    revoking twice keeps the first time."""
+    async with connection.transaction():
+        row = await connection.fetchrow(_SQL["revoke_api_key"], key_id)
+        if row is None:
+            raise ProvisioningError(f"there is no API key {key_id}")
+        await revoke(connection, Revoked.API_KEY, str(key_id), ttl)
+    audit.from_command_line("token.revoked", kind=Revoked.API_KEY.value, revoked=str(key_id))
     return {"id": str(row["id"]), "revokedAt": row["revoked_at"].isoformat(timespec="seconds")}
 
 
@@ -96,11 +104,24 @@ async def create_user(
     return {"id": str(user_id)}
 
 
-def worker_token(tokens: TokenService, *, ttl: int, subject: str) -> dict[str, str]:
-    """A platform-wide ROLE_WORKER token for an inbox worker."""
+def worker_token(tokens: TokenService, *, ttl: int, subject: str, max_ttl: int) -> dict[str, str]:
+    """A platform-wide ROLE_WORKER token for an inbox worker, never longer-lived than `max_ttl`."""
     if ttl < 1:
         raise ProvisioningError("--ttl must be at least 1 second")
+    if ttl > max_ttl:
+        raise ProvisioningError(
+            f"--ttl {ttl} is longer than WORKER_TOKEN_MAX_TTL ({max_ttl} seconds); "
+            "mint a shorter-lived token and mint the next one before it expires"
+        )
     issued = tokens.issue(Principal(subject, frozenset({Role.WORKER}), None), ttl)
+    audit.from_command_line(
+        "token.minted",
+        kind="worker",
+        issued_jti=issued.jti,
+        issued_principal=subject,
+        issued_role=Role.WORKER.value,
+        expires_at=issued.expires_at.isoformat(),
+    )
     return {"token": issued.token, "expiresAt": issued.expires_at.isoformat()}
 
 
@@ -130,6 +151,8 @@ def _with_connection(
 
     def command(_: argparse.Namespace) -> int:
         settings = load_settings()
+        # Audit lines go to standard error; standard output stays the JSON result.
+        configure_logging(settings.log_level, settings.log_format)
 
         async def run() -> Any:
             connection = await asyncpg.connect(settings.database_url)
@@ -177,7 +200,9 @@ def _api_key_list(args: argparse.Namespace) -> int:
 
 
 def _api_key_revoke(args: argparse.Namespace) -> int:
-    return _with_connection(lambda connection, _: revoke_api_key(connection, args.id))(args)
+    return _with_connection(
+        lambda connection, settings: revoke_api_key(connection, args.id, horizon(settings))
+    )(args)
 
 
 def _user_create(args: argparse.Namespace) -> int:
@@ -200,9 +225,11 @@ def _user_create(args: argparse.Namespace) -> int:
 
 def _token_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     ttl = settings.worker_token_ttl if args.ttl is None else args.ttl
+    tokens = TokenService.from_settings(settings)
     try:
-        return _emit(worker_token(TokenService.from_settings(settings), ttl=ttl, subject=args.name))
+        return _emit(worker_token(tokens, ttl=ttl, subject=args.name, max_ttl=settings.worker_token_max_ttl))
     except ProvisioningError as exc:
         return _fail(str(exc))
 
@@ -246,6 +273,11 @@ def register(commands: Any) -> None:
         dest="action", required=True, metavar="ACTION"
     )
     worker = tokens.add_parser("worker", help="mint a ROLE_WORKER token for an inbox worker")
-    worker.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default WORKER_TOKEN_TTL)")
+    lifetime = "lifetime (default WORKER_TOKEN_TTL, at most WORKER_TOKEN_MAX_TTL)"
+    worker.add_argument("--ttl", type=int, metavar="SECONDS", help=lifetime)
     worker.add_argument("--name", default="worker", help="the token's subject (default: worker)")
     worker.set_defaults(handler=_token_worker)
+
+    from service.provisioning.revocation import register as register_revocation_commands
+
+    register_revocation_commands(users=users, tokens=tokens)

@@ -35,7 +35,7 @@ from service.web.openapi import (
     success,
     with_item_links,
 )
-from service.web.pagination import cursor_view, page_view
+from service.web.pagination import DEFAULT_MAX_OFFSET, cursor_view, page_view
 
 AnyRequest = Request[Any, Any, Any]
 T = TypeVar("T")
@@ -59,8 +59,17 @@ def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
 _TEXT = Schema(type=OpenAPIType.STRING)
 _TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
 _ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
+# Page numbers reach PAGINATION_MAX_OFFSET items deep: documented with the smallest page size (the
+# product with itemsPerPage is beyond what a schema says, hence the description).
+_PAGE = _query_parameter(
+    "page",
+    f"The collection page number (default 1); page x itemsPerPage at most {DEFAULT_MAX_OFFSET}, "
+    "deeper with cursor",
+    Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=DEFAULT_MAX_OFFSET),
+)
 COLLECTION_PARAMETERS = (
-    *page_parameters(),
+    _PAGE,
+    page_parameters()[1],
     _query_parameter(
         "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
     ),

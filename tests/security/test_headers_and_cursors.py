@@ -166,3 +166,33 @@ def test_each_forged_cursor_is_refused_by_the_decoder(cursor: str) -> None:
     for ordering in (Ordering("createdAt"), Ordering("name")):
         with pytest.raises(BadRequest):
             decode_cursor(cursor, ordering)
+
+
+HOSTILE_VALUES = [
+    b"", b" ", b"\xff\xfe\x80", b"9" * 5000, b"Bearer", b"Bearer " + b"e" * 8000, b"Bearer a.b.c",
+    b"Basic Zm9vOmJhcg==", b'W/"', b"*, *", b"\t,\t", "\u00e9t\u00e9".encode("latin-1"),
+]  # fmt: skip
+READ_HEADERS = ["Authorization", "X-API-KEY", "Accept", "Content-Type", "If-Match", "Idempotency-Key",
+                "X-Request-ID"]  # fmt: skip
+
+
+async def test_any_value_of_any_header_the_api_reads_is_answered_without_a_500(
+    api: Api, tenants: Tenants
+) -> None:
+    created = await api.created(tenants.a.owner, new_account(tenants.a))
+    path = f"/api/accounts/{created['id']}"
+    owner = api.headers(tenants.a.owner, JSON)
+    for name in READ_HEADERS:
+        for value in HOSTILE_VALUES:
+            for method, target, body in [
+                ("GET", "/api/accounts", None),
+                ("PATCH", path, b'{"name": "n"}'),
+                ("POST", "/api/accounts", msgspec.json.encode(new_account(tenants.a))),
+            ]:
+                media = {"Content-Type": MERGE_PATCH if method == "PATCH" else JSON}
+                headers: dict[str, str | bytes] = {**owner, **media, name: value}
+                response = await api.http.request(method, target, content=body, headers=headers)
+                assert response.status_code < 500, (name, value[:40], method, response.text)
+                # Errors are problem documents, or LexikJWT's JSON for a refused credential (401).
+                if response.status_code >= 400:
+                    assert response.headers["content-type"].startswith((PROBLEM, JSON)), response.headers

@@ -143,6 +143,10 @@ class EdgeProtocol(HttpToolsProtocol):
         self._disarm_head_timer()
         reason = _REASONS[status]
         logger.warning("Refused a request from %s: %s", _peer(self.client), reason.decode())
+        if self.cycle is not None and not self.cycle.response_complete:
+            # An earlier response is still being written: an answer now would land inside it.
+            self.transport.close()
+            return
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s" % (status, reason, len(reason), reason)

@@ -13,7 +13,7 @@ import pytest
 
 from service.auth.throttle import LoginThrottle
 from service.errors import TooManyRequests
-from service.settings import Settings
+from service.settings import Settings, SettingsError, load_settings
 from tests.integration.api_process import ApiProcess, api_environment
 
 PER_ADDRESS = 3
@@ -97,3 +97,12 @@ async def test_username_counts_are_shared_exactly_when_the_lookup_finds_one_user
     else:
         locked_too = False
     assert locked_too == same_user, f"{tried!r} vs {other!r}: database says same user: {same_user}"
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default() -> None:
+    base = {"DATABASE_URL": "postgresql://localhost/x"}
+    assert load_settings(base).forwarded_allow_ips == ""
+    assert load_settings(base | {"FORWARDED_ALLOW_IPS": "10.0.0.0/8, 192.0.2.7,::1"})
+    for wrong in ("*", "ingress.local", "10.0.0.0/33"):
+        with pytest.raises(SettingsError, match="FORWARDED_ALLOW_IPS"):
+            load_settings(base | {"FORWARDED_ALLOW_IPS": wrong})

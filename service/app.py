@@ -31,6 +31,7 @@ from service.observability.operations import Operations
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
+from service.web.headers import security_headers
 from service.web.problems import exception_handlers
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         logging_config=None,
         middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,
-        before_send=[complete_allow_header],
+        before_send=[complete_allow_header, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Accounts API",

@@ -36,6 +36,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     from service.auth.keys import load_signing_keys
     from service.logs import logging_config
     from service.observability.tracing import require_tracing_extra
+    from service.web.edge import server_options
 
     settings = load_settings()
     # Fail here with one clear line, not inside every worker process uvicorn starts.
@@ -50,8 +51,8 @@ def cmd_api(_: argparse.Namespace) -> int:
         workers=settings.web_concurrency,
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        server_header=False,
+        # The protocol with the request head limits, keep-alive, and the trusted proxies.
+        **server_options(settings),
         # In-flight requests get this long after the listener closes; then the pool is closed.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )

@@ -15,6 +15,7 @@ from service.db.migrate import migrate
 from service.events.relay import relay_alongside
 from service.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
+from service.web.edge import server_options
 
 Say = Callable[[str], None]
 
@@ -110,6 +111,7 @@ async def _serve(settings: Settings) -> None:
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
     async with relay_alongside(settings):
         await uvicorn.Server(config).serve()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +26,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     port: int = 8000
     web_concurrency: int = 1
     log_level: str = "INFO"
+    # The HTTP edge: proxies whose X-Forwarded-For is believed (none by default), request head limits.
+    forwarded_allow_ips: str = ""
+    http_max_header_bytes: int = 16 * 1024
+    http_header_timeout: float = 10.0
+    http_keep_alive_timeout: int = 5
+    # Page-number pagination reads at most this far into a collection; cursors page further.
+    pagination_max_offset: int = 10_000
     db_pool_min_size: int = 1
     db_pool_max_size: int = 10
     db_acquire_timeout: float = 5.0
@@ -108,6 +116,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         _require(self.shutdown_timeout > 0, "SHUTDOWN_TIMEOUT", "must be positive")
         self._check_identity()
         self._check_accounts()
+        self._check_edge()
+
+    def _check_edge(self) -> None:
+        for entry in filter(None, (part.strip() for part in self.forwarded_allow_ips.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"FORWARDED_ALLOW_IPS names {entry!r}, not an IP address or network (CIDR)"
+                ) from None
+        _require(self.http_max_header_bytes >= 1024, "HTTP_MAX_HEADER_BYTES", "must be at least 1024")
+        _require(self.http_header_timeout > 0, "HTTP_HEADER_TIMEOUT", "must be positive")
+        _require(self.http_keep_alive_timeout >= 1, "HTTP_KEEP_ALIVE_TIMEOUT", "must be at least 1 second")
+        _require(self.pagination_max_offset >= 100, "PAGINATION_MAX_OFFSET", "must be at least 100")
 
     def _check_identity(self) -> None:
         _require(

@@ -21,9 +21,11 @@ from service.auth import audit
 from service.auth.guards import current_principal, requires
 from service.auth.principal import Role
 from service.errors import BadRequest, NotFound
+from service.settings import Settings
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH, decode
 from service.web.formats import Format, negotiate
+from service.web.headers import NO_STORE
 from service.web.openapi import (
     SECURITY,
     JsonBody,
@@ -34,7 +36,7 @@ from service.web.openapi import (
     success,
     with_item_links,
 )
-from service.web.pagination import cursor_view, page_view
+from service.web.pagination import DEFAULT_MAX_OFFSET, cursor_view, page_view
 
 AnyRequest = Request[Any, Any, Any]
 T = TypeVar("T")
@@ -58,8 +60,17 @@ def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
 _TEXT = Schema(type=OpenAPIType.STRING)
 _TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
 _ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
+# Page numbers reach PAGINATION_MAX_OFFSET items deep: documented with the smallest page size (the
+# product with itemsPerPage is beyond what a schema says, hence the description).
+_PAGE = _query_parameter(
+    "page",
+    f"The collection page number (default 1); page x itemsPerPage at most {DEFAULT_MAX_OFFSET}, "
+    "deeper with cursor",
+    Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=DEFAULT_MAX_OFFSET),
+)
 COLLECTION_PARAMETERS = (
-    *page_parameters(),
+    _PAGE,
+    page_parameters()[1],
     _query_parameter(
         "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
     ),
@@ -178,10 +189,11 @@ class AccountController(Controller):
         self,
         request: AnyRequest,
         accounts: NamedDependency[Accounts],
+        settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = {key: request.query_params.getall(key) for key in request.query_params}
-        listing = parse_listing(query)
+        listing = parse_listing(query, settings.pagination_max_offset)
         page = await accounts.collection(current_principal(request), listing)
         members = [hydra.member(fmt, RESOURCE, iri(row["id"]), fields(row)) for row in page.rows]
         if listing.cursor_mode:
@@ -323,4 +335,4 @@ class AccountController(Controller):
         audit.of_request(request, "credentials.read", account=str(account))
         location = f"{iri(account)}/credentials"
         document = hydra.item(fmt, "AccountCredentials", location, {"credentials": secrets})
-        return hydra.respond(fmt, document, headers={"Cache-Control": "no-store"})
+        return hydra.respond(fmt, document, headers=NO_STORE)

@@ -22,6 +22,7 @@ from service.errors import BadRequest, ConstraintViolations, Violation
 from service.settings import Settings
 from service.web.bodies import JSON_TYPES, decode
 from service.web.constraints import BLANK, NOT_BLANK, TOO_LONG, reject_nul, too_long
+from service.web.headers import NO_STORE
 from service.web.openapi import JsonBody, error_responses, success
 
 T = TypeVar("T")
@@ -98,7 +99,8 @@ def _body(request: Request[Any, Any, Any], data: T | None, kind: type[T]) -> T:
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
-    return Response(_encode(document), status_code=status, media_type="application/json")
+    """Every answer of these endpoints carries a token: never stored by a cache."""
+    return Response(_encode(document), status_code=status, media_type="application/json", headers=NO_STORE)
 
 
 @post(

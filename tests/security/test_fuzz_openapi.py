@@ -19,6 +19,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.generation.meta import TestPhase
 
+from service.web.pagination import DEFAULT_ITEMS_PER_PAGE, DEFAULT_MAX_OFFSET
 from tests.security.support import FUZZ, LateApp, fuzz_app_for
 
 MAX_EXAMPLES = 25
@@ -82,6 +83,11 @@ def before_call(context: Any, case: Case, kwargs: dict[str, Any]) -> None:
             query.pop("page", None)
         if "order[createdAt]" in query and "order[name]" in query:
             query.pop("order[name]")
+        # Page numbers reach DEFAULT_MAX_OFFSET items deep (page x itemsPerPage); cursors go further.
+        if isinstance(query.get("page"), int):
+            size = query.get("itemsPerPage", DEFAULT_ITEMS_PER_PAGE)
+            if isinstance(size, int) and size > 0 and query["page"] * size > DEFAULT_MAX_OFFSET:
+                query["page"] = max(1, DEFAULT_MAX_OFFSET // size)
     if not isinstance(body, dict):
         return
     if label in {"POST /api/accounts", "POST /api/tokens"} and isinstance(body.get("client"), str):

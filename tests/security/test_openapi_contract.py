@@ -88,7 +88,9 @@ async def test_documented_integer_bounds_are_the_enforced_ones(
                 (schema["maximum"], True),
                 (schema["maximum"] + 1, False),
             ]:
-                response = await client.request(method, path, params={name: value}, headers=owner)
+                # A page number is bounded with the smallest page size (accounts: page x itemsPerPage).
+                params = {name: value} | ({"itemsPerPage": 1} if name == "page" else {})
+                response = await client.request(method, path, params=params, headers=owner)
                 assert (response.status_code == 200) is allowed, (path, name, value, response.text)
             checked += 1
     assert checked == 6  # page and itemsPerPage of accounts, clients and integrations

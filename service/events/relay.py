@@ -57,8 +57,14 @@ class Relay:
         while not stop.is_set():
             try:
                 await self._term(stop)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay lost the database (%s); connecting again", exc)
+            except TimeoutError:
+                log.warning(
+                    "relay's database call timed out (connect %.0f s, query %.0f s); connecting again",
+                    _CONNECT_TIMEOUT,
+                    _QUERY_TIMEOUT,
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay lost the database (%s: %s); connecting again", type(exc).__name__, exc)
             except Exception:
                 # Whatever went wrong, the rows are still pending: start over rather than stop relaying.
                 log.exception("relay failed; starting over")
@@ -68,28 +74,11 @@ class Relay:
 
     async def _term(self, stop: asyncio.Event) -> None:
         """One database connection's life: standby, then active, holding the lock on that connection."""
-        # If this host vanishes, the server must notice and free the lock for a standby; it waits
-        # longer than a batch can take (two publish timeouts), so a cut-off relay has finished
-        # sending before another one starts.
-        keepalive = int(2 * self._settings.kafka_publish_timeout) + 5
-        # A relay that is still there but has stopped talking (frozen, stuck) must free the lock too:
-        # the server ends a session silent for longer than a working relay ever is between two queries
-        # (a round of Kafka calls and a back-off).
-        silence = int(3 * self._settings.kafka_publish_timeout + _MAX_BACKOFF) + 5
         connection = await asyncpg.connect(
             self._settings.database_url,
             timeout=_CONNECT_TIMEOUT,
             command_timeout=_QUERY_TIMEOUT,
-            server_settings={
-                "application_name": "accounts-relay",
-                # Marking rows published need not wait for the WAL flush: a crash that loses the mark
-                # only makes the rows go out again, which at-least-once delivery already allows.
-                "synchronous_commit": "off",
-                "tcp_keepalives_idle": str(keepalive),
-                "tcp_keepalives_interval": "5",
-                "tcp_keepalives_count": "3",
-                "idle_session_timeout": str(silence * 1000),
-            },
+            server_settings=connection_settings(self._settings),
         )
         try:
             if not await self._acquire(connection, stop):
@@ -216,6 +205,34 @@ class Relay:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+def connection_settings(settings: Settings) -> dict[str, str]:
+    """The session settings of the relay's connection (the plan test opens one the same way)."""
+    # If this host vanishes, the server must notice and free the lock for a standby; it waits
+    # longer than a batch can take (two publish timeouts), so a cut-off relay has finished
+    # sending before another one starts.
+    keepalive = int(2 * settings.kafka_publish_timeout) + 5
+    # A relay that is still there but has stopped talking (frozen, stuck) must free the lock too:
+    # the server ends a session silent for longer than a working relay ever is between two queries
+    # (a round of Kafka calls and a back-off).
+    silence = int(3 * settings.kafka_publish_timeout + _MAX_BACKOFF) + 5
+    return {
+        "application_name": "accounts-relay",
+        # Marking rows published need not wait for the WAL flush: a crash that loses the mark
+        # only makes the rows go out again, which at-least-once delivery already allows.
+        "synchronous_commit": "off",
+        "tcp_keepalives_idle": str(keepalive),
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+        "idle_session_timeout": str(silence * 1000),
+        # asyncpg prepares each statement once per connection; a generic plan made while the outbox
+        # was empty (a fresh install, right after a clean-up) would stay in use as it grows.
+        "plan_cache_mode": "force_custom_plan",
+        # Every relay statement has an index path, and on a table that only grows a scan is never
+        # the right plan, whatever the statistics say at the moment.
+        "enable_seqscan": "off",
+    }
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

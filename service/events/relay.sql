@@ -1,23 +1,42 @@
 -- name: try_lock
 SELECT pg_try_advisory_lock($1);
 
+-- name: any_parked
+-- Asked before every read, through the tiny partial index of parked rows: the common case (nothing
+-- parked) then reads with `pending` alone, which has no join that a stale plan could turn into a scan.
+SELECT EXISTS (SELECT 1 FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL);
+
+-- name: parked_accounts
+-- Accounts held back by a parked row, and the position from which on their events wait.
+SELECT account_id, min(position) AS position
+FROM outbox
+WHERE parked_at IS NOT NULL AND published_at IS NULL
+GROUP BY account_id;
+
 -- name: pending
--- The next rows to publish, oldest first. A pending flag, not a high-water mark: a row whose
--- transaction took a lower position but committed later is simply found on a later pass.
--- Per-account order holds because writers lock the account row before inserting the event, so an
--- account's positions increase in commit order. No `txid < pg_snapshot_xmin(pg_current_snapshot())`
--- filter: it would only order events of different accounts, which nobody relies on, while any long
--- transaction anywhere on the server would stall every account's events.
--- An account's events after a parked one are held back, so they keep their order.
+-- The next rows to publish, oldest first: a walk of the pending index, whatever its size.
+-- A pending flag, not a high-water mark: a row whose transaction took a lower position but
+-- committed later is simply found on a later pass. Per-account order holds because writers lock the
+-- account row before inserting the event, so an account's positions increase in commit order. No
+-- `txid < pg_snapshot_xmin(pg_current_snapshot())` filter: it would only order events of different
+-- accounts, which nobody relies on, while any long transaction anywhere would stall every account.
+SELECT position, event_id, event_type, account_id, organization_id, client_id, account_version,
+       payload::text AS payload, created_at, attempts
+FROM outbox
+WHERE published_at IS NULL AND parked_at IS NULL
+ORDER BY position
+LIMIT $1;
+
+-- name: pending_around_parked
+-- The same walk, leaving out an account's events after its parked one (given as two arrays from
+-- parked_accounts), so they keep their order; the held-back set is an argument, never a join.
 SELECT position, event_id, event_type, account_id, organization_id, client_id, account_version,
        payload::text AS payload, created_at, attempts
 FROM outbox AS o
-WHERE o.published_at IS NULL
-  AND o.parked_at IS NULL
+WHERE o.published_at IS NULL AND o.parked_at IS NULL
   AND NOT EXISTS (
-      SELECT 1 FROM outbox AS p
-      WHERE p.account_id = o.account_id AND p.position < o.position
-        AND p.parked_at IS NOT NULL AND p.published_at IS NULL
+      SELECT 1 FROM unnest($2::uuid[], $3::bigint[]) AS held (account_id, position)
+      WHERE held.account_id = o.account_id AND held.position < o.position
   )
 ORDER BY o.position
 LIMIT $1;
@@ -45,12 +64,13 @@ WHERE position IN (
 );
 
 -- name: backlog
-SELECT count(*) FILTER (WHERE parked_at IS NULL) AS pending,
-       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)), 0)::float8
-           AS oldest_pending_age,
-       count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
-FROM outbox
-WHERE published_at IS NULL;
+-- Each figure through its partial index, so the statistics round never scans the published rows.
+SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL) AS pending,
+       coalesce(extract(epoch FROM now() - (
+           SELECT created_at FROM outbox WHERE published_at IS NULL AND parked_at IS NULL
+           ORDER BY position LIMIT 1
+       )), 0)::float8 AS oldest_pending_age,
+       (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked;
 
 -- name: retry_parked
 UPDATE outbox SET parked_at = NULL, attempts = 0

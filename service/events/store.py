@@ -51,7 +51,17 @@ class OutboxStore:
         self._connection = connection
 
     async def pending(self, limit: int) -> list[OutboxEvent]:
-        rows = await self._connection.fetch(_SQL["pending"], limit)
+        """The next rows in order, leaving out accounts held back by a parked row."""
+        if await self._connection.fetchval(_SQL["any_parked"]):
+            held = await self._connection.fetch(_SQL["parked_accounts"])
+            rows = await self._connection.fetch(
+                _SQL["pending_around_parked"],
+                limit,
+                [row["account_id"] for row in held],
+                [row["position"] for row in held],
+            )
+        else:
+            rows = await self._connection.fetch(_SQL["pending"], limit)
         return [
             OutboxEvent(
                 position=row["position"],

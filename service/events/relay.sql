@@ -42,7 +42,15 @@ ORDER BY o.position
 LIMIT $1;
 
 -- name: mark_published
-UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[]);
+-- Only while this session still holds the relay lock: a relay whose term ended marks nothing.
+UPDATE outbox SET published_at = now()
+WHERE position = ANY($1::bigint[])
+  AND EXISTS (
+      SELECT 1 FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+        AND classid::bigint = ($2::bigint >> 32) AND objid::bigint = ($2::bigint & 4294967295)
+        AND objsubid = 1
+  );
 
 -- name: record_failures
 UPDATE outbox AS o
@@ -82,3 +90,32 @@ WHERE parked_at IS NOT NULL AND published_at IS NULL;
 DELETE FROM outbox
 WHERE parked_at IS NOT NULL AND published_at IS NULL
 RETURNING event_id, event_type, account_id, account_version, last_error;
+
+-- name: holds_lock
+-- Whether this session holds the relay lock (a bigint advisory lock shows as two 32-bit halves).
+SELECT EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+      AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)
+      AND objsubid = 1
+);
+
+-- name: beat
+-- The active relay's heartbeat, written from a second connection every fraction of the takeover time.
+INSERT INTO relay_heartbeat (lock_pid, beat_at) VALUES ($1, now())
+ON CONFLICT (singleton) DO UPDATE SET lock_pid = excluded.lock_pid, beat_at = excluded.beat_at;
+
+-- name: stale_holder
+-- The session holding the relay lock, if neither it nor its heartbeat did anything for $2 seconds.
+SELECT l.pid
+FROM pg_locks AS l
+JOIN pg_stat_activity AS a ON a.pid = l.pid
+LEFT JOIN relay_heartbeat AS h ON h.lock_pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted
+  AND l.classid::bigint = ($1::bigint >> 32) AND l.objid::bigint = ($1::bigint & 4294967295)
+  AND l.objsubid = 1
+  AND greatest(h.beat_at, a.state_change) < clock_timestamp() - make_interval(secs => $2);
+
+-- name: end_session
+-- Ends a stale holder's session, so the lock is free; waits up to a second for it to be gone.
+SELECT pg_terminate_backend($1, 1000);

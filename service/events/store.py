@@ -78,9 +78,12 @@ class OutboxStore:
             for row in rows
         ]
 
-    async def mark_published(self, positions: Sequence[int]) -> None:
-        if positions:
-            await self._connection.execute(_SQL["mark_published"], list(positions))
+    async def mark_published(self, positions: Sequence[int], lock_key: int) -> int:
+        """Mark rows published if this session holds `lock_key`; return how many were marked."""
+        if not positions:
+            return 0
+        status = await self._connection.execute(_SQL["mark_published"], list(positions), lock_key)
+        return int(status.split()[-1])
 
     async def record_failures(self, failures: Sequence[tuple[int, str]], max_attempts: int) -> list[int]:
         """Count a failed attempt for each row; return the positions that are now parked."""

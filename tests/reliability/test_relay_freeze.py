@@ -14,7 +14,14 @@ import asyncpg
 from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
-from tests.eventing import create_account, event_settings, insert_tenant, update_account, wait_until
+from tests.eventing import (
+    create_account,
+    event_settings,
+    insert_tenant,
+    kafka_settled,
+    update_account,
+    wait_until,
+)
 from tests.integration.api_process import RelayProcess, relay_environment
 
 PUBLISH_TIMEOUT = 2.0
@@ -64,6 +71,7 @@ async def test_a_frozen_relay_gives_the_lock_up_to_the_standby(
             relay.process.send_signal(signal.SIGCONT)
             relay.stop()
 
+    await kafka_settled(mine)
     consumer = AccountEventConsumer(mine.kafka_bootstrap_servers, [mine.kafka_events_topic])
     seen: dict[str, list[int]] = {}
     async with consumer:

@@ -63,7 +63,16 @@ class Lease:
 
     async def confirm(self) -> None:
         """Raise LostLock unless this relay's session still holds the lock."""
-        if not await self._connection.fetchval(_SQL["holds_lock"], LOCK_KEY):
+        try:
+            held = await self._connection.fetchval(_SQL["holds_lock"], LOCK_KEY)
+        except (
+            OSError,
+            asyncpg.InterfaceError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.AdminShutdownError,
+        ) as exc:
+            raise LostLock(f"the relay's session is gone ({type(exc).__name__})") from exc
+        if not held:
             raise LostLock("the relay lock is no longer held by this relay's session")
 
     @contextlib.asynccontextmanager
@@ -71,7 +80,7 @@ class Lease:
         """Beat (once before the block starts, then on and on) until the block ends."""
         self._beats = await self._connect()
         try:
-            await self._beats.execute(_SQL["beat"], self._connection.get_server_pid())
+            await self._beats.execute(_SQL["beat"], self._connection.get_server_pid(), LOCK_KEY)
             task = asyncio.create_task(self._beat(), name="relay-heartbeat")
             try:
                 yield
@@ -93,7 +102,7 @@ class Lease:
             try:
                 if self._beats.is_closed():
                     self._beats = await self._connect()
-                await self._beats.execute(_SQL["beat"], pid)
+                await self._beats.execute(_SQL["beat"], pid, LOCK_KEY)
                 if failing:
                     log.info("relay heartbeat written again")
                 failing = False

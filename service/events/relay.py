@@ -132,11 +132,12 @@ class Relay:
             try:
                 delay = await self._round(store, publisher)
             except Fenced as exc:
-                # A producer that never held the lock (a relay that woke up late) took the id: ours
-                # is fenced, but the term is ours as long as the lock is.
-                await lease.confirm()
+                # Another producer took the id: a newer term's (this one is over), or one that never
+                # held the lock (a relay that woke up late), in which case the term goes on.
                 self.stats.fenced_total += 1
-                log.warning("the relay's producer was fenced (%s); starting a new one", exc)
+                log.warning("the relay's producer was fenced (%s); is the term still ours?", exc)
+                await lease.confirm()
+                log.info("the relay still holds the lock; starting a new producer")
                 delay = 0
             if delay == 0:
                 continue

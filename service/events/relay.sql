@@ -101,8 +101,16 @@ SELECT EXISTS (
 );
 
 -- name: beat
--- The active relay's heartbeat, written from a second connection every fraction of the takeover time.
-INSERT INTO relay_heartbeat (lock_pid, beat_at) VALUES ($1, now())
+-- The active relay's heartbeat, written from a second connection every fraction of the takeover time;
+-- only while its lock session ($1) still holds the lock, so a relay that woke up late beats for nobody.
+INSERT INTO relay_heartbeat (lock_pid, beat_at)
+SELECT $1, now()
+WHERE EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND pid = $1
+      AND classid::bigint = ($2::bigint >> 32) AND objid::bigint = ($2::bigint & 4294967295)
+      AND objsubid = 1
+)
 ON CONFLICT (singleton) DO UPDATE SET lock_pid = excluded.lock_pid, beat_at = excluded.beat_at;
 
 -- name: stale_holder

@@ -102,3 +102,4 @@ async def _published(db: asyncpg.Connection, account_id: str, versions: int) -> 
     query = "SELECT count(*) FROM outbox WHERE account_id = $1 AND published_at IS NOT NULL"
     count = await db.fetchval(query, uuid.UUID(account_id))
     return int(count) >= versions
+

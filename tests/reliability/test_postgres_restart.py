@@ -165,6 +165,7 @@ async def _nothing_lost(db: asyncpg.Connection, load: Load) -> None:
         assert {v for a, v in events if a == account_id} == set(range(1, version + 1)), account_id
 
 
+
 @get("/commit")
 async def _commit_cut_off() -> None:
     raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")

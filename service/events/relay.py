@@ -113,6 +113,10 @@ class Relay:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
+    def woken(self) -> bool:
+        """Whether a NOTIFY arrived since the last round began."""
+        return self._wake.is_set()
+
     async def _publish_until(
         self, stop: asyncio.Event, store: OutboxStore, publisher: Publisher, lease: Lease
     ) -> None:

@@ -53,6 +53,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     relay_batch_window: float = 0.002
     relay_max_attempts: int = 5
     relay_metrics_port: int = 0
+    # The Kafka transactional id shared by every relay of one database: a new term fences the old one.
+    relay_transactional_id: str = "accounts-relay"
+    # Seconds without a sign of life from the active relay after which a standby takes over.
+    relay_takeover_after: float = 3.0
+    # Fault injection only: seconds the relay waits between reading a batch and sending it.
+    relay_debug_pause_after_read: float = 0.0
     outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
@@ -225,6 +231,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             self.relay_batch_window < self.relay_poll_interval,
             "RELAY_BATCH_WINDOW",
             "must be shorter than RELAY_POLL_INTERVAL",
+        )
+        _require(bool(self.relay_transactional_id.strip()), "RELAY_TRANSACTIONAL_ID", "must not be empty")
+        _require(self.relay_takeover_after > 0, "RELAY_TAKEOVER_AFTER", "must be positive")
+        _require(
+            self.relay_debug_pause_after_read >= 0, "RELAY_DEBUG_PAUSE_AFTER_READ", "must not be negative"
         )
         _require(self.relay_max_attempts >= 1, "RELAY_MAX_ATTEMPTS", "must be at least 1")
         _require(

@@ -149,8 +149,15 @@ def test_every_context_and_the_documentation_are_public_cacheable_json_ld(served
         "integration": "/api/integrations",
     }
     round_trip(served, f"{served.base_url}/api", document)
-    names = ("Entrypoint", "Account", "AccountCredentials", "Client", "Integration", "Error",
-             "ConstraintViolation")
+    names = (
+        "Entrypoint",
+        "Account",
+        "AccountCredentials",
+        "Client",
+        "Integration",
+        "Error",
+        "ConstraintViolation",
+    )
     for name in names:
         response = httpx.get(f"{served.base_url}/api/contexts/{name}")
         assert response.status_code == 200, name

@@ -57,20 +57,18 @@ def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
 _TEXT = Schema(type=OpenAPIType.STRING)
 _TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
 _ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
+# `name[]=a&name[]=b` (API Platform's form) and `name=a&name=b` filter alike; the document lists the
+# second only, as a repeatable array: generators name both forms the same and would drop the operation.
+_REPEATABLE = ("integration", "provider", "status", "client")
 COLLECTION_PARAMETERS = (
     *page_parameters(),
     _query_parameter(
         "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
     ),
     *(
-        _query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
+        _query_parameter(name, f"Filter on {prop} (repeatable; `{name}[]` works alike)", _TEXTS)
         for name, prop in SEARCH_VARIABLES
-        if name in ("integration[]", "provider[]", "status[]", "client[]")
-    ),
-    *(
-        _query_parameter(name, f"Filter on {prop}", _TEXT)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration", "provider", "status", "client")
+        if name in _REPEATABLE
     ),
     _query_parameter("name", "Case-insensitive substring of the name", _TEXT),
     _query_parameter("order[createdAt]", "Order by creation time", _ORDER),

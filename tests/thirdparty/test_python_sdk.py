@@ -84,13 +84,13 @@ def test_the_generated_client_drives_login_client_and_account_crud(served: Serve
         headers={"Accept": "application/json"},
         raise_on_unexpected_status=True,
     )
-    created_client = clients_create.sync(client=owner, body=models.ClientCreate(name="Generated Co"))
+    created_client = clients_create.sync(client=owner, body=models.ClientWrite(name="Generated Co"))
     assert isinstance(created_client, models.ClientView)
     assert created_client.name == "Generated Co" and created_client.created_at.tzinfo is not None
 
     body = models.AccountWrite(
         name="SDK account",
-        integration="whatsapp",
+        integration=models.AccountWriteIntegration.WHATSAPP,
         client=f"/api/clients/{created_client.id}",
         credentials=models.AccountWriteCredentials.from_dict({"phoneNumberId": "1", "accessToken": "t"}),
         external_id=f"+1555{uuid.uuid4().int % 10**7:07d}",
@@ -106,18 +106,20 @@ def test_the_generated_client_drives_login_client_and_account_crud(served: Serve
     linked = sdk.AuthenticatedClient(base_url=served.base_url, token=pair.token)
     as_linked = accounts["account_id_show"].sync(account.id, client=linked)
     assert isinstance(as_linked, models.Account) and as_linked.to_dict()["@type"] == "Account"
-    listed = accounts["collection"].sync(client=owner, integration=["whatsapp"])
+    listed = accounts["collection"].sync(
+        client=owner, integration=[models.ApiAccountsCollectionIntegrationItem("whatsapp")]
+    )
     assert isinstance(listed, list) and account.id in {item.id for item in listed}
 
     changed = accounts["account_id_update"].sync(
         account.id,
         client=owner,
-        body=models.AccountPatch(name="Renamed by the SDK"),
+        body=models.AccountChange(name="Renamed by the SDK"),
         if_match=f'W/"{account.version}"',
     )
     assert isinstance(changed, models.Account) and changed.name == "Renamed by the SDK"
     stale = accounts["account_id_update"].sync(
-        account.id, client=owner, body=models.AccountPatch(name="x"), if_match=f'W/"{account.version}"'
+        account.id, client=owner, body=models.AccountChange(name="x"), if_match=f'W/"{account.version}"'
     )
     assert isinstance(stale, models.Problem) and stale.status == 412
     invalid = accounts["create"].sync(

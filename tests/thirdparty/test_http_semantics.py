@@ -170,3 +170,16 @@ def test_allow_lists_head_with_get(served: Served, http: httpx.Client, account: 
     refused = http.put("/api/integrations", headers=served.owner())
     assert refused.status_code == 405
     assert refused.headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_documentation_links_use_the_host_only_when_it_is_well_formed(
+    served: Served, http: httpx.Client
+) -> None:
+    rel = 'rel="http://www.w3.org/ns/hydra/core#apiDocumentation"'
+    named = http.get("/api", headers={"Host": "accounts.example.com:8443"})
+    assert named.headers["link"] == f"<http://accounts.example.com:8443/api/docs.jsonld>; {rel}"
+    assert named.json()["@context"] == "/api/contexts/Entrypoint"
+    context = http.get("/api/contexts/Account", headers={"Host": "accounts.example.com:8443"}).json()
+    assert context["@context"]["@vocab"] == "http://accounts.example.com:8443/api/docs.jsonld#"
+    forged = http.get("/api", headers={"Host": 'evil.example>; rel="next", <x'})
+    assert forged.headers["link"] == f"<{served.base_url}/api/docs.jsonld>; {rel}"

@@ -236,6 +236,7 @@ class Problem(msgspec.Struct, kw_only=True):
     title: str
     status: int
     detail: str
+    description: Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType = UNSET
 
 
 class ViolationItem(msgspec.Struct, rename="camel"):
@@ -248,11 +249,13 @@ class ValidationProblem(msgspec.Struct, kw_only=True):
     """API Platform's 422 ConstraintViolation document (with `@type` "ConstraintViolation" in JSON-LD)."""
 
     context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
+    id: str | UnsetType = msgspec.field(default=UNSET, name="@id")
     type: str
     title: str
     status: int
     detail: str
     violations: list[ViolationItem]
+    description: Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType = UNSET
 
 
 class AuthenticationError(msgspec.Struct):

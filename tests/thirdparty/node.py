@@ -13,7 +13,7 @@ import pytest
 JS = Path(__file__).resolve().parents[1] / "js"
 
 
-def node_or_skip() -> str:
+def node_or_fail() -> str:
     """The node binary; without Node or the installed packages these tests cannot run at all."""
     node = shutil.which("node")
     if node is None or not (JS / "node_modules" / "@api-platform" / "api-doc-parser").is_dir():
@@ -24,7 +24,7 @@ def node_or_skip() -> str:
 def run_node(script: str | Path, *args: str, timeout: float = 120) -> Any:
     """Run a script of tests/js; its standard output is one JSON document."""
     done = subprocess.run(
-        [node_or_skip(), str(JS / script), *args],
+        [node_or_fail(), str(JS / script), *args],
         cwd=JS,
         capture_output=True,
         text=True,

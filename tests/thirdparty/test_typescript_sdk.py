@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.thirdparty.conftest import Served
-from tests.thirdparty.node import JS, node_or_skip, run_node
+from tests.thirdparty.node import JS, node_or_fail, run_node
 
 BIN = JS / "node_modules" / ".bin"
 
@@ -28,7 +28,7 @@ def run(*command: str | Path, cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def program(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generate the SDK, type-check the driver against it, and bundle both for node with esbuild."""
-    node_or_skip()
+    node_or_fail()
     root = tmp_path_factory.mktemp("ts-sdk")
     document = root / "openapi.json"
     document.write_bytes(httpx.get(f"{served.base_url}/api/docs/openapi.json").content)

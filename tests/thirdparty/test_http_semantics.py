@@ -183,3 +183,19 @@ def test_documentation_links_use_the_host_only_when_it_is_well_formed(
     assert context["@context"]["@vocab"] == "http://accounts.example.com:8443/api/docs.jsonld#"
     forged = http.get("/api", headers={"Host": 'evil.example>; rel="next", <x'})
     assert forged.headers["link"] == f"<{served.base_url}/api/docs.jsonld>; {rel}"
+
+
+def test_every_api_answer_links_to_the_documentation_errors_included(
+    served: Served, http: httpx.Client
+) -> None:
+    rel = 'rel="http://www.w3.org/ns/hydra/core#apiDocumentation"'
+    answers = [
+        http.get("/api/accounts"),  # 401 from the authentication layer
+        http.get("/api/accounts/not-an-id", headers=served.owner()),  # 404
+        http.get("/api/clients", headers=served.owner(Accept="text/html")),  # 406
+        http.delete("/api/integrations", headers=served.owner()),  # 405
+        http.get("/api/clients", headers=served.owner()),
+    ]
+    for response in answers:
+        assert response.headers["link"].endswith(f"<{served.base_url}/api/docs.jsonld>; {rel}"), response
+    assert "link" not in http.get("/healthz").headers

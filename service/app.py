@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
+from service.accounts.vocabulary import ACCOUNT, ACCOUNT_CREDENTIALS
 from service.accounts.wiring import accounts_router
 from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
@@ -24,18 +26,30 @@ from service.auth.revocation import RevocationList
 from service.auth.revocation_feed import RevocationFeed
 from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
+from service.clients.vocabulary import CLIENT
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
+from service.integrations.vocabulary import INTEGRATION
 from service.logs import skip_unused_record_fields
 from service.observability.operations import Operations
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
+from service.web.discovery import discovery_handlers
 from service.web.headers import security_headers
+from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
+from service.web.semantics import HttpSemantics
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
 MAX_BODY_BYTES = 256 * 1024
+TITLE = "Accounts API"
+DESCRIPTION = "Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client."
+# Every resource the API serves: the entrypoint, the JSON-LD contexts and the Hydra documentation are
+# derived from this list, so a new resource is described by adding its LinkedResource here.
+LINKED_RESOURCES: tuple[LinkedResource, ...] = (ACCOUNT, ACCOUNT_CREDENTIALS, CLIENT, INTEGRATION)
+# Bodies carrying secrets are never compressed: with input reflected next to them, sizes leak (BREACH).
+UNCOMPRESSED = ["^/authentication/", "^/api/tokens$", "/credentials$"]
 
 
 class Resources:
@@ -87,6 +101,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             *auth_routes.route_handlers,
             accounts_router(settings, lambda: resources.db),
             ClientController,
+            *discovery_handlers(LINKED_RESOURCES, TITLE, DESCRIPTION),
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
@@ -105,10 +120,13 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         exception_handlers=exception_handlers,
         before_send=[complete_allow_header, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_gzip_fallback=True, minimum_size=1024, exclude=UNCOMPRESSED
+        ),
         openapi_config=OpenAPIConfig(
-            title="Accounts API",
+            title=TITLE,
             version=__version__,
-            description="Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client.",
+            description=DESCRIPTION,
             path="/api/docs",
             components=Components(
                 security_schemes={
@@ -130,6 +148,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         ),
         debug=False,
     )
+    app.asgi_handler = HttpSemantics(app.asgi_handler)
     return operations.instrument(app)
 
 

@@ -20,8 +20,8 @@ class ClientView(msgspec.Struct, rename="camel"):
     id: Annotated[str, msgspec.Meta(description="Client identifier (UUID)")]
     name: str
     website: str | None
-    created_at: Annotated[str, msgspec.Meta(description="RFC 3339")]
-    updated_at: Annotated[str | None, msgspec.Meta(description="RFC 3339; null until the first change")]
+    created_at: Annotated[datetime, msgspec.Meta(description="RFC 3339")]
+    updated_at: Annotated[datetime | None, msgspec.Meta(description="RFC 3339; null until the first change")]
 
 
 def timestamp(value: datetime | None) -> str | None:

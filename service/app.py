@@ -26,9 +26,12 @@ from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
 from service.logs import skip_unused_record_fields
 from service.observability.operations import Operations
+from service.organizations.directory import OriginDirectory
+from service.organizations.routes import OrganizationController
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
+from service.web.cors import CorsMiddleware
 from service.web.problems import exception_handlers
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
@@ -71,6 +74,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
     operations = Operations(settings, handle_signals=handle_signals)
     tokens = TokenService.from_settings(settings)
     passwords = Passwords.from_settings(settings)
+    origins = OriginDirectory(settings.cors_origins_refresh_seconds)
 
     async def api_key_principal(key: str) -> Principal | None:
         return await principal_for_api_key(resources.db, key)
@@ -83,6 +87,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             *auth_routes.route_handlers,
             accounts_router(settings, lambda: resources.db),
             ClientController,
+            OrganizationController,
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
@@ -92,8 +97,13 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             "tokens": Provide(lambda: tokens, sync_to_thread=False, use_cache=True),
             "passwords": Provide(lambda: passwords, sync_to_thread=False, use_cache=True),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            "origin_directory": Provide(lambda: origins, sync_to_thread=False, use_cache=True),
         },
-        lifespan=[resources.lifespan, operations.lifespan],
+        lifespan=[
+            resources.lifespan,
+            lambda _: origins.refreshing(lambda: resources.db),
+            operations.lifespan,
+        ],
         plugins=operations.plugins,
         # Logging is configured once per process (service.logs), not by the framework.
         logging_config=None,
@@ -126,6 +136,8 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         ),
         debug=False,
     )
+    # Around the whole app: preflights and unmatched paths get their CORS answer too.
+    app.asgi_handler = CorsMiddleware(app.asgi_handler, origins.organizations_allowing)
     return operations.instrument(app)
 
 

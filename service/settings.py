@@ -72,6 +72,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     credentials_keys: str = ""
     # Integrations that accept new accounts (comma-separated slugs); the others are listed as unavailable.
     integrations_available: str = "whatsapp"
+    # Seconds between reloads of the organizations' allowed browser origins (CORS) in every process.
+    cors_origins_refresh_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         self._check_events()
@@ -105,6 +107,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         _require(self.shutdown_timeout > 0, "SHUTDOWN_TIMEOUT", "must be positive")
         self._check_identity()
         self._check_accounts()
+        _require(self.cors_origins_refresh_seconds > 0, "CORS_ORIGINS_REFRESH_SECONDS", "must be positive")
 
     def _check_identity(self) -> None:
         _require(

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
@@ -32,6 +31,7 @@ from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
 from service.web.cors import CorsMiddleware
+from service.web.docs_ui import OfflineSwaggerPlugin
 from service.web.problems import exception_handlers
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
@@ -132,7 +132,8 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
                     ),
                 }
             ),
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Served with the app's own assets: the docs render offline (no CDN).
+            render_plugins=[OfflineSwaggerPlugin()],
         ),
         debug=False,
     )

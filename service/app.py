@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
+from service.accounts.vocabulary import ACCOUNT, ACCOUNT_CREDENTIALS
 from service.accounts.wiring import accounts_router
 from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
@@ -21,21 +23,40 @@ from service.auth.passwords import Passwords
 from service.auth.principal import Principal
 from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
+from service.clients.vocabulary import CLIENT
 from service.db.pool import Database, create_pool
 from service.events.probe import KafkaProbe
+from service.integrations.vocabulary import INTEGRATION
 from service.logs import skip_unused_record_fields
 from service.observability.operations import Operations
 from service.organizations.directory import OriginDirectory
 from service.organizations.routes import OrganizationController
+from service.organizations.vocabulary import ORGANIZATION
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
 from service.web.cors import CorsMiddleware
+from service.web.discovery import discovery_handlers
 from service.web.docs_ui import OfflineSwaggerPlugin
+from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
+from service.web.semantics import HttpSemantics
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
 MAX_BODY_BYTES = 256 * 1024
+TITLE = "Accounts API"
+DESCRIPTION = "Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client."
+# Every resource the API serves: the entrypoint, the JSON-LD contexts and the Hydra documentation are
+# derived from this list, so a new resource is described by adding its LinkedResource here.
+LINKED_RESOURCES: tuple[LinkedResource, ...] = (
+    ACCOUNT,
+    ACCOUNT_CREDENTIALS,
+    CLIENT,
+    INTEGRATION,
+    ORGANIZATION,
+)
+# Bodies carrying secrets are never compressed: with input reflected next to them, sizes leak (BREACH).
+UNCOMPRESSED = ["^/authentication/", "^/api/tokens$", "/credentials$"]
 
 
 class Resources:
@@ -88,6 +109,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             accounts_router(settings, lambda: resources.db),
             ClientController,
             OrganizationController,
+            *discovery_handlers(LINKED_RESOURCES, TITLE, DESCRIPTION),
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
@@ -111,10 +133,13 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         exception_handlers=exception_handlers,
         before_send=[complete_allow_header],
         request_max_body_size=MAX_BODY_BYTES,
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_gzip_fallback=True, minimum_size=1024, exclude=UNCOMPRESSED
+        ),
         openapi_config=OpenAPIConfig(
-            title="Accounts API",
+            title=TITLE,
             version=__version__,
-            description="Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client.",
+            description=DESCRIPTION,
             path="/api/docs",
             components=Components(
                 security_schemes={
@@ -137,6 +162,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
         ),
         debug=False,
     )
+    app.asgi_handler = HttpSemantics(app.asgi_handler)
     # Around the whole app: preflights and unmatched paths get their CORS answer too.
     app.asgi_handler = CorsMiddleware(app.asgi_handler, origins.organizations_allowing)
     return operations.instrument(app)

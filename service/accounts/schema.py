@@ -36,6 +36,7 @@ _STATUS_PATCH = Meta(
 _STATUS_REASON = Meta(description="Workers only: why the status changed (at most 1000 characters).")
 
 
+_DATE_TIME = Meta(extra_json_schema={"format": "date-time"})
 _AVATAR_RULE = Meta(max_length=2048, pattern="^https://", description=_AVATAR.description)
 _CLIENT_RULE = Meta(pattern=CLIENT_IRI_PATTERN, description=_CLIENT.description)
 
@@ -114,8 +115,8 @@ class Account(msgspec.Struct, kw_only=True, rename="camel"):
     settings: dict[str, Any]
     metadata: dict[str, Any]
     version: Annotated[int, Meta(description="Increases by one on every change; the ETag is W/\"version\"")]
-    created_at: Annotated[str, Meta(description="RFC 3339, e.g. 2025-03-27T15:00:49+00:00")]
-    updated_at: str | None
+    created_at: Annotated[str, _DATE_TIME, Meta(description="RFC 3339, e.g. 2025-03-27T15:00:49+00:00")]
+    updated_at: Annotated[str, _DATE_TIME] | None
 
 
 class AccountCredentials(msgspec.Struct):

@@ -136,7 +136,7 @@ class ClientController(Controller):
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         row = await store.get_client(db, principal, client_id)
-        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
+        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)), tagged=True)
 
     @post(
         "/",

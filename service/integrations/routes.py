@@ -89,4 +89,5 @@ class IntegrationController(Controller):
         integration = catalog.get(slug)
         if integration is None:
             raise NotFound("Not Found")
-        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, IRI_PREFIX + slug, fields(catalog, integration)))
+        document = hydra.item(fmt, RESOURCE, IRI_PREFIX + slug, fields(catalog, integration))
+        return hydra.respond(fmt, document, tagged=True)

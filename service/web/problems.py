@@ -69,7 +69,12 @@ def problem(
     if _wants_linked_data(request):
         body |= {"@context": "/api/contexts/Error", "@id": f"/api/errors/{status}", "@type": "Error"}
     body |= {"type": f"/errors/{status}", "title": "An error occurred", "status": status, "detail": detail}
-    return Response(_encode(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(_encode(body), status_code=status, media_type=PROBLEM_JSON, headers=_vary(headers))
+
+
+def _vary(headers: dict[str, str] | None) -> dict[str, str]:
+    """Problems add JSON-LD keys when JSON-LD is asked for: their body depends on Accept."""
+    return {"Vary": "Accept", **(headers or {})}
 
 
 def unauthenticated(message: str) -> Response[bytes]:
@@ -111,7 +116,7 @@ def _violations(request: Request[Any, Any, Any], exc: Exception) -> Response[byt
         "detail": str(exc),
         "violations": items,
     }
-    return Response(_encode(body), status_code=422, media_type=PROBLEM_JSON)
+    return Response(_encode(body), status_code=422, media_type=PROBLEM_JSON, headers=_vary(None))
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Response, expect
+from playwright.async_api import Error as PlaywrightError
 
 from service.settings import Settings
 from tests.browser.support import chromium, static_site
@@ -50,6 +51,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def _open(page: Page, admin: str, api: str, token: str, route: str) -> None:
+    """Load the Admin afresh at `route`: no state of the previous step's screens carries over."""
+    await page.goto("about:blank")
     await page.goto(f"{admin}/admin.html?api={api}&token={token}#{route}")
 
 
@@ -79,6 +82,19 @@ async def test_admin_manages_clients_and_shows_accounts(
             page = await browser.new_page(viewport={"width": 1280, "height": 720})
             problems: list[str] = []
             page.on("pageerror", lambda error: problems.append(str(error)))
+            writes: list[str] = []
+
+            async def record(response: Response) -> None:
+                if response.request.method in {"POST", "PATCH", "PUT", "DELETE"}:
+                    sent = response.request.post_data or ""
+                    try:
+                        answer = (await response.text())[:300]
+                    except PlaywrightError:  # no body (204), or the page moved on
+                        answer = ""
+                    request = f"{response.request.method} {response.url} {sent}"
+                    writes.append(f"{request} -> {response.status} {answer}")
+
+            page.on("response", record)
 
             # List: the organization's two clients, read through the Hydra documentation.
             await _open(page, admin, api, owner, "/clients")
@@ -93,7 +109,7 @@ async def test_admin_manages_clients_and_shows_accounts(
             await page.get_by_label("website").first.fill("https://admin.example")
             await page.get_by_role("button", name="Save").click()
             created = await _poll(db, "SELECT id FROM clients WHERE name = 'Made in the Admin'")
-            assert created is not None
+            assert created is not None, writes
 
             # Edit.
             await _open(page, admin, api, owner, f"/clients/%2Fapi%2Fclients%2F{created}")
@@ -101,7 +117,8 @@ async def test_admin_manages_clients_and_shows_accounts(
             await expect(name).to_have_value("Made in the Admin", timeout=TIMEOUT)
             await name.fill("Renamed in the Admin")
             await page.get_by_role("button", name="Save").click()
-            assert await _poll(db, "SELECT name FROM clients WHERE id = $1 AND name LIKE 'Renamed%'", created)
+            renamed = "SELECT name FROM clients WHERE id = $1 AND name LIKE 'Renamed%'"
+            assert await _poll(db, renamed, created), writes
 
             # Delete.
             await _open(page, admin, api, owner, f"/clients/%2Fapi%2Fclients%2F{created}")
@@ -111,23 +128,32 @@ async def test_admin_manages_clients_and_shows_accounts(
             confirm = page.get_by_role("button", name="Confirm")
             if await confirm.count():
                 await confirm.click()
-            assert await _poll(db, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM clients WHERE id = $1)", created)
+            gone = "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM clients WHERE id = $1)"
+            assert await _poll(db, gone, created), writes
 
             # Accounts: listed and shown.
             await _open(page, admin, api, owner, "/accounts")
             await expect(page.get_by_text("Michael Scott").first).to_be_visible(timeout=TIMEOUT)
             await _open(page, admin, api, owner, f"/accounts/%2Fapi%2Faccounts%2F{account.json()['id']}/show")
             await expect(page.get_by_text("+15555550100").first).to_be_visible(timeout=TIMEOUT)
+            await _open(page, admin, api, owner, f"/accounts/%2Fapi%2Faccounts%2F{account.json()['id']}")
+            await expect(page.get_by_label("name").first).to_have_value("Michael Scott", timeout=TIMEOUT)
+            await page.get_by_role("button", name="Delete").click()
+            confirm = page.get_by_role("button", name="Confirm")
+            if await confirm.count():
+                await confirm.click()
+            removed = "SELECT 1 FROM accounts WHERE id = $1::uuid AND deleted_at IS NOT NULL"
+            assert await _poll(db, removed, account.json()["id"]), writes
             assert problems == []
             await page.close()
     assert shot.stat().st_size > 10_000
 
 
 async def _poll(db: asyncpg.Connection, query: str, *args: object) -> object:
-    """The query's first value once it has one (the Admin saves asynchronously), within 30 s."""
+    """The query's first value once it has one (the Admin saves asynchronously); None after 30 s."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if (value := await db.fetchval(query, *args)) is not None:
             return value
         await asyncio.sleep(0.1)
-    raise AssertionError(f"never true: {query}")
+    return None

@@ -7,15 +7,20 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPIType, Parameter, Schema
 from litestar.params import Body, HeaderParameter, PathParameter
 from msgspec import UNSET
 
 from service.accounts import idempotency
 from service.accounts.listing import SEARCH_VARIABLES, parse_listing
+from service.accounts.parameters import COLLECTION_PARAMETERS
 from service.accounts.representation import COLLECTION_IRI, RESOURCE, etag, fields, iri
-from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch, StatusReport
+from service.accounts.schema import (
+    Account,
+    AccountCreate,
+    AccountCredentials,
+    AccountPatch,
+    StatusReport,
+)
 from service.accounts.usecases import NOT_FOUND, Accounts
 from service.auth.guards import current_principal, requires
 from service.auth.principal import Role
@@ -29,7 +34,6 @@ from service.web.openapi import (
     MergePatchBody,
     error_responses,
     linked_data_operation,
-    page_parameters,
     success,
     with_item_links,
 )
@@ -48,34 +52,6 @@ _WORKER_FIELDS = ("status", "status_reason")
 _LINK_RELATIONS = (("first", "first"), ("previous", "prev"), ("next", "next"), ("last", "last"))
 
 
-def _query_parameter(name: str, description: str, schema: Schema) -> Parameter:
-    return Parameter(
-        name=name, param_in=ParamType.QUERY, required=False, description=description, schema=schema
-    )
-
-
-_TEXT = Schema(type=OpenAPIType.STRING)
-_TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
-_ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
-COLLECTION_PARAMETERS = (
-    *page_parameters(),
-    _query_parameter(
-        "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
-    ),
-    *(
-        _query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration[]", "provider[]", "status[]", "client[]")
-    ),
-    *(
-        _query_parameter(name, f"Filter on {prop}", _TEXT)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration", "provider", "status", "client")
-    ),
-    _query_parameter("name", "Case-insensitive substring of the name", _TEXT),
-    _query_parameter("order[createdAt]", "Order by creation time", _ORDER),
-    _query_parameter("order[name]", "Order by name", _ORDER),
-)
 AccountId = Annotated[str, PathParameter(description="Account identifier")]
 IfMatch = Annotated[
     str | None,

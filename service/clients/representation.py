@@ -14,19 +14,14 @@ RESOURCE = "Client"
 COLLECTION_IRI = "/api/clients"
 
 
-_DATE_TIME = msgspec.Meta(extra_json_schema={"format": "date-time"})
-
-
 class ClientView(msgspec.Struct, rename="camel"):
     """The read shape, for the OpenAPI document."""
 
     id: Annotated[str, msgspec.Meta(description="Client identifier (UUID)")]
     name: str
     website: str | None
-    created_at: Annotated[str, _DATE_TIME, msgspec.Meta(description="RFC 3339")]
-    updated_at: Annotated[
-        Annotated[str, _DATE_TIME] | None, msgspec.Meta(description="RFC 3339; null until the first change")
-    ]
+    created_at: Annotated[datetime, msgspec.Meta(description="RFC 3339")]
+    updated_at: Annotated[datetime | None, msgspec.Meta(description="RFC 3339; null until the first change")]
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -17,13 +17,20 @@ from service.organizations.origins import normalised_origin, validated_origins
         ("https://Inbox.Example.COM", "https://inbox.example.com"),
         ("https://inbox.example.com:443", "https://inbox.example.com"),
         ("http://localhost:80", "http://localhost"),
-        ("http://127.0.0.1:05173", "http://127.0.0.1:5173"),
+        ("http://127.0.0.1:5173", "http://127.0.0.1:5173"),
         ("https://inbox.example.com:8443", "https://inbox.example.com:8443"),
         ("http://[::1]:3000", "http://[::1]:3000"),
     ],
 )
 def test_origins_are_stored_as_browsers_send_them(given: str, stored: str) -> None:
     assert normalised_origin(given) == stored
+
+
+@pytest.mark.parametrize(
+    "refused", ["http://127.0.0.1:05173", "https://a.example:0", "https://a.example:65536", "https://a.example\n"]
+)
+def test_ports_browsers_never_send_are_refused(refused: str) -> None:
+    assert normalised_origin(refused) is None
 
 
 def test_duplicates_collapse_and_order_is_kept() -> None:

@@ -10,7 +10,6 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
@@ -32,10 +31,15 @@ from service.events.probe import KafkaProbe
 from service.integrations.vocabulary import INTEGRATION
 from service.logs import skip_unused_record_fields
 from service.observability.operations import Operations
+from service.organizations.directory import OriginDirectory
+from service.organizations.routes import OrganizationController
+from service.organizations.vocabulary import ORGANIZATION
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
+from service.web.cors import CorsMiddleware
 from service.web.discovery import discovery_handlers
+from service.web.docs_ui import OfflineSwaggerPlugin
 from service.web.headers import security_headers
 from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
@@ -47,7 +51,13 @@ TITLE = "Accounts API"
 DESCRIPTION = "Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client."
 # Every resource the API serves: the entrypoint, the JSON-LD contexts and the Hydra documentation are
 # derived from this list, so a new resource is described by adding its LinkedResource here.
-LINKED_RESOURCES: tuple[LinkedResource, ...] = (ACCOUNT, ACCOUNT_CREDENTIALS, CLIENT, INTEGRATION)
+LINKED_RESOURCES: tuple[LinkedResource, ...] = (
+    ACCOUNT,
+    ACCOUNT_CREDENTIALS,
+    CLIENT,
+    INTEGRATION,
+    ORGANIZATION,
+)
 # Bodies carrying secrets are never compressed: with input reflected next to them, sizes leak (BREACH).
 UNCOMPRESSED = ["^/authentication/", "^/api/tokens$", "/credentials$"]
 
@@ -89,6 +99,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
     revocations = RevocationFeed(settings.database_url, RevocationList(), settings.revocation_refresh_seconds)
     tokens = TokenService.from_settings(settings, revocations=revocations.revocations)
     passwords = Passwords.from_settings(settings)
+    origins = OriginDirectory(settings.cors_origins_refresh_seconds)
 
     async def api_key_principal(key: str) -> Principal | None:
         return await principal_for_api_key(resources.db, key)
@@ -101,6 +112,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             *auth_routes.route_handlers,
             accounts_router(settings, lambda: resources.db),
             ClientController,
+            OrganizationController,
             *discovery_handlers(LINKED_RESOURCES, TITLE, DESCRIPTION),
         ],
         dependencies={
@@ -111,8 +123,14 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             "tokens": Provide(lambda: tokens, sync_to_thread=False, use_cache=True),
             "passwords": Provide(lambda: passwords, sync_to_thread=False, use_cache=True),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            "origin_directory": Provide(lambda: origins, sync_to_thread=False, use_cache=True),
         },
-        lifespan=[resources.lifespan, revocations.lifespan, operations.lifespan],
+        lifespan=[
+            resources.lifespan,
+            revocations.lifespan,
+            lambda _: origins.refreshing(lambda: resources.db),
+            operations.lifespan,
+        ],
         plugins=operations.plugins,
         # Logging is configured once per process (service.logs), not by the framework.
         logging_config=None,
@@ -144,11 +162,14 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
                     ),
                 }
             ),
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Served with the app's own assets: the docs render offline (no CDN).
+            render_plugins=[OfflineSwaggerPlugin()],
         ),
         debug=False,
     )
     app.asgi_handler = HttpSemantics(app.asgi_handler)
+    # Around the whole app: preflights and unmatched paths get their CORS answer too.
+    app.asgi_handler = CorsMiddleware(app.asgi_handler, origins.organizations_allowing)
     return operations.instrument(app)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from service.db.migrate import MigrationError, migrate
+from service.devstate import apply_dev_state
 from service.events.commands import register as register_event_commands
 from service.provisioning import register as register_provisioning_commands
 from service.settings import Settings, SettingsError, load_settings
@@ -59,10 +61,10 @@ def cmd_api(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dev(_: argparse.Namespace) -> int:
+def cmd_dev(args: argparse.Namespace) -> int:
     from service.devserver import run_dev
 
-    return run_dev(_say)
+    return run_dev(_say, demo=args.demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("migrate", cmd_migrate, "apply pending database migrations"),
     ]:
         commands.add_parser(name, help=summary, description=summary).set_defaults(handler=handler)
+    commands.choices["dev"].add_argument(
+        "--demo", action="store_true", help="also create a demo organization, owner and client; print a curl"
+    )
     register_event_commands(commands)
     register_provisioning_commands(commands)
     return parser
@@ -85,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
+    if args.command not in {"dev", "api"}:
+        # Commands run beside `accounts-service dev` find its database and keys without any export.
+        apply_dev_state(os.environ, _say)
     try:
         return handler(args)
     except SettingsError as exc:

@@ -20,7 +20,7 @@ from service.web.edge import server_options
 Say = Callable[[str], None]
 
 
-def run_dev(say: Say) -> int:
+def run_dev(say: Say, *, demo: bool = False) -> int:
     """Start what is missing, migrate, serve until Ctrl-C, then stop what was started."""
     data_dir = Path(os.environ.get("DEV_DATA_DIR", ".dev")).resolve()
     with ExitStack() as started:
@@ -36,6 +36,9 @@ def run_dev(say: Say) -> int:
         configure_logging(settings.log_level, settings.log_format)
         asyncio.run(migrate(settings.database_url, report=say))
         _print_summary(settings, say)
+        from service.devinstance import announce_dev_instance
+
+        announce_dev_instance(settings, data_dir, started, say, demo=demo)
         asyncio.run(_serve(settings))
         say("stopping…")
     return 0

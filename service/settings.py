@@ -89,6 +89,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     credentials_keys: str = ""
     # Integrations that accept new accounts (comma-separated slugs); the others are listed as unavailable.
     integrations_available: str = "whatsapp"
+    # Seconds between reloads of the organizations' allowed browser origins (CORS) in every process.
+    cors_origins_refresh_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         self._check_events()
@@ -123,6 +125,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         self._check_identity()
         self._check_accounts()
         self._check_edge()
+        _require(self.cors_origins_refresh_seconds > 0, "CORS_ORIGINS_REFRESH_SECONDS", "must be positive")
 
     def _check_edge(self) -> None:
         for entry in filter(None, (part.strip() for part in self.forwarded_allow_ips.split(","))):

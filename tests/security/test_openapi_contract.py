@@ -22,6 +22,7 @@ STRICT_BODIES = {
     ("/api/clients", "post"),
     ("/api/clients/{client_id}", "patch"),
     ("/api/tokens", "post"),
+    ("/api/organizations/{organization_id}", "patch"),
 }
 
 

@@ -42,6 +42,7 @@ def get_paths(
     ids = {
         "account_id": account["id"],
         "client_id": str(served.tenant.client_ids[0]),
+        "organization_id": str(served.tenant.organization_id),
         "slug": "whatsapp",
     }
     paths = []

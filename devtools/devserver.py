@@ -10,17 +10,19 @@ from pathlib import Path
 
 import uvicorn
 
+from devtools.devinstance import announce_dev_instance
 from service.app import create_app
 from service.db.migrate import migrate
 from service.events.relay import relay_alongside
 from service.integrations.catalog import load_catalog
 from service.observability.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
+from service.web.edge import server_options
 
 Say = Callable[[str], None]
 
 
-def run_dev(say: Say) -> int:
+def run_dev(say: Say, *, demo: bool = False) -> int:
     """Start what is missing, migrate, serve until Ctrl-C, then stop what was started."""
     data_dir = Path(os.environ.get("DEV_DATA_DIR", ".dev")).resolve()
     with ExitStack() as started:
@@ -37,6 +39,7 @@ def run_dev(say: Say) -> int:
         configure_logging(settings.log_level, settings.log_format)
         asyncio.run(migrate(settings.database_url, report=say))
         _print_summary(settings, say)
+        announce_dev_instance(settings, data_dir, started, say, demo=demo)
         asyncio.run(_serve(settings))
         say("stopping…")
     return 0
@@ -112,6 +115,7 @@ async def _serve(settings: Settings) -> None:
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
+        **server_options(settings),
     )
     async with relay_alongside(settings):
         await uvicorn.Server(config).serve()

@@ -8,15 +8,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service import __version__
 from service.accounts.keyring import load_cipher
 from service.accounts.routes import AccountController
 from service.accounts.usecases import Accounts
+from service.accounts.vocabulary import ACCOUNT, ACCOUNT_CREDENTIALS
 from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
 from service.auth.guards import provide_principal
@@ -27,20 +28,45 @@ from service.auth.revocation_feed import RevocationFeed
 from service.auth.tokens import TokenService
 from service.clients.routes import ClientController
 from service.clients.store import Clients
+from service.clients.vocabulary import CLIENT
 from service.crypto import CredentialCipher
 from service.db.pool import Database
 from service.events.probe import KafkaProbe
 from service.integrations.catalog import load_catalog
 from service.integrations.routes import IntegrationController
+from service.integrations.vocabulary import INTEGRATION
 from service.observability.logs import skip_unused_record_fields
 from service.observability.operations import Operations
+from service.organizations.directory import OriginDirectory
+from service.organizations.routes import OrganizationController
+from service.organizations.store import Organizations
+from service.organizations.vocabulary import ORGANIZATION
 from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
+from service.web.cors import CorsMiddleware
+from service.web.discovery import discovery_handlers
+from service.web.docs_ui import OfflineSwaggerPlugin
+from service.web.headers import security_headers
+from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
+from service.web.semantics import HttpSemantics
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
 MAX_BODY_BYTES = 256 * 1024
+TITLE = "Accounts API"
+DESCRIPTION = "Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client."
+# Every resource the API serves: the entrypoint, the JSON-LD contexts and the Hydra documentation are
+# derived from this list, so a new resource is described by adding its LinkedResource here.
+LINKED_RESOURCES: tuple[LinkedResource, ...] = (
+    ACCOUNT,
+    ACCOUNT_CREDENTIALS,
+    CLIENT,
+    INTEGRATION,
+    ORGANIZATION,
+)
+# Bodies carrying secrets are never compressed: with input reflected next to them, sizes leak (BREACH).
+UNCOMPRESSED = ["^/authentication/", "^/api/tokens$", "/credentials$"]
 
 
 def _constant(value: object) -> Provide:
@@ -100,6 +126,8 @@ def create_app(
         if settings.kafka_enabled
         else None
     )
+    organizations = Organizations(database)
+    origins = OriginDirectory(settings.cors_origins_refresh_seconds)
 
     async def api_key_principal(key: str) -> Principal | None:
         return await principal_for_api_key(database, key)
@@ -113,6 +141,8 @@ def create_app(
             AccountController,
             IntegrationController,
             ClientController,
+            OrganizationController,
+            *discovery_handlers(LINKED_RESOURCES, TITLE, DESCRIPTION),
         ],
         dependencies={
             "settings": _constant(settings),
@@ -124,20 +154,30 @@ def create_app(
             "accounts": _constant(accounts),
             "catalog": _constant(catalog),
             "clients": _constant(Clients(database)),
+            "organizations": _constant(organizations),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            "origin_directory": _constant(origins),
         },
-        lifespan=[_lifespan(database), revocations.lifespan, operations.lifespan],
+        lifespan=[
+            _lifespan(database),
+            revocations.lifespan,
+            lambda _: origins.refreshing(organizations),
+            operations.lifespan,
+        ],
         plugins=operations.plugins,
         # Logging is configured once per process (service.observability.logs), not by the framework.
         logging_config=None,
         middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,
-        before_send=[complete_allow_header],
+        before_send=[complete_allow_header, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_gzip_fallback=True, minimum_size=1024, exclude=UNCOMPRESSED
+        ),
         openapi_config=OpenAPIConfig(
-            title="Accounts API",
+            title=TITLE,
             version=__version__,
-            description="Connected accounts (WhatsApp numbers, LinkedIn logins, …) of every client.",
+            description=DESCRIPTION,
             path="/api/docs",
             components=Components(
                 security_schemes={
@@ -155,10 +195,14 @@ def create_app(
                     ),
                 }
             ),
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Served with the app's own assets: the docs render offline (no CDN).
+            render_plugins=[OfflineSwaggerPlugin()],
         ),
         debug=False,
     )
+    app.asgi_handler = HttpSemantics(app.asgi_handler)
+    # Around the whole app: preflights and unmatched paths get their CORS answer too.
+    app.asgi_handler = CorsMiddleware(app.asgi_handler, origins.organizations_allowing)
     return operations.instrument(app)
 
 

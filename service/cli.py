@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -37,6 +38,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     from service.integrations.catalog import load_catalog
     from service.observability.logs import logging_config
     from service.observability.tracing import require_tracing_extra
+    from service.web.edge import server_options
 
     settings = load_settings()
     # Fail here with one clear line, not inside every worker process uvicorn starts.
@@ -52,15 +54,15 @@ def cmd_api(_: argparse.Namespace) -> int:
         workers=settings.web_concurrency,
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        server_header=False,
+        # The protocol with the request head limits, keep-alive, and the trusted proxies.
+        **server_options(settings),
         # In-flight requests get this long after the listener closes; then the pool is closed.
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     return 0
 
 
-def cmd_dev(_: argparse.Namespace) -> int:
+def cmd_dev(args: argparse.Namespace) -> int:
     try:
         from devtools.devserver import run_dev
     except ModuleNotFoundError as exc:
@@ -69,7 +71,19 @@ def cmd_dev(_: argparse.Namespace) -> int:
         # The dev tooling is not part of the production package.
         _say("`dev` runs from a source checkout installed with `pip install -e '.[local]'`")
         return 2
-    return run_dev(_say)
+    return run_dev(_say, demo=args.demo)
+
+
+def _apply_dev_state() -> None:
+    """Commands run beside `accounts-service dev` find its database and keys without any export; an
+    installation without the dev tooling has no dev instance to find."""
+    try:
+        from devtools.devstate import apply_dev_state
+    except ModuleNotFoundError as exc:
+        if exc.name != "devtools":
+            raise
+        return
+    apply_dev_state(os.environ, _say)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("migrate", cmd_migrate, "apply pending database migrations"),
     ]:
         commands.add_parser(name, help=summary, description=summary).set_defaults(handler=handler)
+    commands.choices["dev"].add_argument(
+        "--demo", action="store_true", help="also create a demo organization, owner and client; print a curl"
+    )
     register_event_commands(commands)
     register_provisioning_commands(commands)
     return parser
@@ -92,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
+    if args.command not in {"dev", "api"}:
+        _apply_dev_state()
     try:
         return handler(args)
     except SettingsError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -24,6 +25,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     port: int = 8000
     web_concurrency: int = 1
     log_level: str = "INFO"
+    # The HTTP edge: proxies whose X-Forwarded-For is believed (none by default), request head limits.
+    forwarded_allow_ips: str = ""
+    http_max_header_bytes: int = 16 * 1024
+    http_header_timeout: float = 10.0
+    http_keep_alive_timeout: int = 5
+    # Page-number pagination reads at most this far into a collection; cursors page further.
+    pagination_max_offset: int = 10_000
     db_pool_min_size: int = 1
     db_pool_max_size: int = 10
     db_acquire_timeout: float = 5.0
@@ -44,6 +52,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     relay_batch_window: float = 0.002
     relay_max_attempts: int = 5
     relay_metrics_port: int = 0
+    # The Kafka transactional id shared by every relay of one database: a new term fences the old one.
+    relay_transactional_id: str = "accounts-relay"
+    # Seconds without a sign of life from the active relay after which a standby takes over.
+    relay_takeover_after: float = 3.0
+    # Fault injection only: seconds the relay waits between reading a batch and sending it.
+    relay_debug_pause_after_read: float = 0.0
     outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
@@ -75,6 +89,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     # Integrations that accept new accounts (comma-separated slugs); the others are listed as unavailable.
     # The catalog checks the slugs when the API starts (settings know nothing of the domain).
     integrations_available: str = "whatsapp"
+    # Seconds between reloads of the organizations' allowed browser origins (CORS) in every process.
+    cors_origins_refresh_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         self._check_events()
@@ -108,6 +124,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         _require(self.shutdown_timeout > 0, "SHUTDOWN_TIMEOUT", "must be positive")
         self._check_identity()
         self._check_accounts()
+        self._check_edge()
+        _require(self.cors_origins_refresh_seconds > 0, "CORS_ORIGINS_REFRESH_SECONDS", "must be positive")
+
+    def _check_edge(self) -> None:
+        for entry in filter(None, (part.strip() for part in self.forwarded_allow_ips.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"FORWARDED_ALLOW_IPS names {entry!r}, not an IP address or network (CIDR)"
+                ) from None
+        _require(self.http_max_header_bytes >= 1024, "HTTP_MAX_HEADER_BYTES", "must be at least 1024")
+        _require(self.http_header_timeout > 0, "HTTP_HEADER_TIMEOUT", "must be positive")
+        _require(self.http_keep_alive_timeout >= 1, "HTTP_KEEP_ALIVE_TIMEOUT", "must be at least 1 second")
+        _require(self.pagination_max_offset >= 100, "PAGINATION_MAX_OFFSET", "must be at least 100")
 
     def _check_identity(self) -> None:
         _require(
@@ -197,6 +228,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             self.relay_batch_window < self.relay_poll_interval,
             "RELAY_BATCH_WINDOW",
             "must be shorter than RELAY_POLL_INTERVAL",
+        )
+        _require(bool(self.relay_transactional_id.strip()), "RELAY_TRANSACTIONAL_ID", "must not be empty")
+        _require(self.relay_takeover_after > 0, "RELAY_TAKEOVER_AFTER", "must be positive")
+        _require(
+            self.relay_debug_pause_after_read >= 0, "RELAY_DEBUG_PAUSE_AFTER_READ", "must not be negative"
         )
         _require(self.relay_max_attempts >= 1, "RELAY_MAX_ATTEMPTS", "must be at least 1")
         _require(

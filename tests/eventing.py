@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from service.accounts import queries
 from service.accounts.representation import event_payload, snapshot
@@ -36,6 +36,8 @@ def event_settings(settings: Settings, **overrides: Any) -> Settings:
         "kafka_topic_partitions": 3,
         "relay_poll_interval": 0.2,
         "kafka_publish_timeout": 5.0,
+        # Relays of different tests share the session's broker: each test fences only its own.
+        "relay_transactional_id": f"{prefix}.relay",
     }
     return msgspec.structs.replace(settings, **(values | overrides))
 
@@ -226,7 +228,7 @@ def service_env(settings: Settings) -> dict[str, str]:
     names = [
         "database_url", "kafka_bootstrap_servers", "kafka_events_topic", "kafka_state_topic",
         "kafka_topic_partitions", "relay_poll_interval", "kafka_publish_timeout", "relay_batch_size",
-        "log_level",
+        "log_level", "relay_transactional_id", "relay_takeover_after",
     ]  # fmt: skip
     return {name.upper(): str(getattr(settings, name)) for name in names}
 
@@ -241,6 +243,7 @@ async def read_topic(
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        isolation_level="read_committed",
     )
     await consumer.start()
     records: list[Record] = []
@@ -254,6 +257,34 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def kafka_settled(settings: Settings, timeout: float = 30.0) -> None:
+    """Wait until every transaction on the test's topics is decided and its markers are written.
+
+    A relay marks rows published once Kafka committed their transaction, but the broker writes the
+    commit markers a moment later; until then a read_committed consumer's end is short of them.
+    """
+    servers = settings.kafka_bootstrap_servers
+    committed = AIOKafkaConsumer(bootstrap_servers=servers, isolation_level="read_committed")
+    everything = AIOKafkaConsumer(bootstrap_servers=servers)
+    await committed.start()
+    await everything.start()
+    try:
+        topics = [settings.kafka_events_topic, settings.kafka_state_topic]
+        await committed.topics()
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in committed.partitions_for_topic(topic) or ()
+        ]
+
+        async def decided() -> bool:
+            ends = await committed.end_offsets(partitions)
+            return bool(ends == await everything.end_offsets(partitions))
+
+        await wait_until(decided, timeout=timeout)
+    finally:
+        await committed.stop()
+        await everything.stop()
 
 
 def count_at_least(n: int) -> Callable[[list[Record]], bool]:

@@ -15,7 +15,7 @@ import msgspec
 from service.errors import BadRequest
 from service.integrations.catalog import slug_of
 from service.web.iri import client_id_of
-from service.web.pagination import PageRequest, parse_page
+from service.web.pagination import DEFAULT_MAX_OFFSET, PageRequest, parse_page
 from service.web.resource import check_query, like_pattern, single
 
 Query = Mapping[str, Sequence[str]]
@@ -37,6 +37,8 @@ SEARCH_VARIABLES: tuple[tuple[str, str], ...] = (
 )
 _ORDER_KEYS: dict[str, OrderField] = {"order[createdAt]": "createdAt", "order[name]": "name"}
 _CURSOR_VERSION = 1
+# Account names are at most 255 characters (AccountWrite); a cursor can only point after one of them.
+MAX_NAME = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +94,27 @@ def decode_cursor(token: str, ordering: Ordering) -> Cursor | None:
         cursor = _decode_cursor(raw)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise BadRequest("The cursor is invalid.") from None
-    key, _ = cursor.keyset()
-    if cursor.version != _CURSOR_VERSION or key is None:
+    if not _well_formed(cursor):
         raise BadRequest("The cursor is invalid.")
     if (cursor.field, cursor.descending) != (ordering.field, ordering.descending):
         raise BadRequest("The cursor belongs to another order; start again with an empty cursor.")
     return cursor
+
+
+def _well_formed(cursor: Cursor) -> bool:
+    """Every part as `encode_cursor` writes it: the key of its ordering only, a name PostgreSQL can
+    hold and an account can have, an instant with its offset."""
+    if cursor.version != _CURSOR_VERSION:
+        return False
+    if cursor.field == "name":
+        name = cursor.name
+        return name is not None and cursor.created_at is None and _valid_name(name)
+    created = cursor.created_at
+    return created is not None and cursor.name is None and created.utcoffset() is not None
+
+
+def _valid_name(name: str) -> bool:
+    return len(name) <= MAX_NAME and "\x00" not in name
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +132,9 @@ class Listing:
     after: Cursor | None
 
 
-def parse_listing(query: Query) -> Listing:
-    """Read filters, ordering and pagination; malformed values are 400, unknown parameters ignored."""
+def parse_listing(query: Query, max_offset: int = DEFAULT_MAX_OFFSET) -> Listing:
+    """Read filters, ordering and pagination; malformed values are 400, unknown parameters ignored;
+    page numbers reach `max_offset` items deep, cursors any depth."""
     check_query(query)
     ordering = _ordering(query)
     cursor_mode = "cursor" in query
@@ -130,7 +148,7 @@ def parse_listing(query: Query) -> Listing:
         statuses=_repeated(query, "status"),
         name_pattern=like_pattern(single(query, "name")),
         ordering=ordering,
-        page=parse_page(query),
+        page=parse_page(query, None if cursor_mode else max_offset),
         cursor_mode=cursor_mode,
         after=decode_cursor(cursor, ordering) if cursor else None,
     )

@@ -4,41 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import HeaderParameter, PathParameter
 
 from service.accounts import idempotency
 from service.accounts.listing import SEARCH_VARIABLES
+from service.accounts.parameters import COLLECTION_PARAMETERS
 from service.accounts.representation import COLLECTION_IRI, RESOURCE
 from service.web import hydra
-from service.web.openapi import linked_data_operation, page_parameters, query_parameter
+from service.web.openapi import linked_data_operation
 
 SEARCH = hydra.search_template(COLLECTION_IRI, SEARCH_VARIABLES)
 _ETAG = {"ETag": 'W/"<version>": the version, for If-Match'}
 
 
-_TEXT = Schema(type=OpenAPIType.STRING)
-_TEXTS = Schema(type=OpenAPIType.ARRAY, items=_TEXT)
-_ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
-COLLECTION_PARAMETERS = (
-    *page_parameters(),
-    query_parameter(
-        "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
-    ),
-    *(
-        query_parameter(name, f"Filter on {prop} (repeatable)", _TEXTS)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration[]", "provider[]", "status[]", "client[]")
-    ),
-    *(
-        query_parameter(name, f"Filter on {prop}", _TEXT)
-        for name, prop in SEARCH_VARIABLES
-        if name in ("integration", "provider", "status", "client")
-    ),
-    query_parameter("name", "Case-insensitive substring of the name", _TEXT),
-    query_parameter("order[createdAt]", "Order by creation time", _ORDER),
-    query_parameter("order[name]", "Order by name", _ORDER),
-)
 AccountId = Annotated[str, PathParameter(description="Account identifier")]
 IfMatch = Annotated[
     str | None,

@@ -31,9 +31,11 @@ from service.auth import audit
 from service.auth.guards import current_principal, requires
 from service.auth.principal import Role
 from service.errors import BadRequest
+from service.settings import Settings
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import Format, negotiate
+from service.web.headers import NO_STORE
 from service.web.openapi import (
     SECURITY,
     JsonBody,
@@ -107,10 +109,11 @@ class AccountController(Controller):
         self,
         request: AnyRequest,
         accounts: NamedDependency[Accounts],
+        settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = query_of(request)
-        listing = parse_listing(query)
+        listing = parse_listing(query, settings.pagination_max_offset)
         page = await accounts.collection(current_principal(request), listing)
         members = [hydra.member(fmt, RESOURCE, iri(row["id"]), fields(row)) for row in page.rows]
         if listing.cursor_mode:
@@ -250,4 +253,4 @@ class AccountController(Controller):
         audit.of_request(request, "credentials.read", account=str(account))
         location = f"{iri(account)}/credentials"
         document = hydra.item(fmt, "AccountCredentials", location, {"credentials": secrets})
-        return hydra.respond(fmt, document, headers={"Cache-Control": "no-store"})
+        return hydra.respond(fmt, document, headers=NO_STORE)

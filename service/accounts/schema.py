@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.integrations.catalog import INTEGRATIONS, IRI_PREFIX
+from service.web.constraints import HTTPS_URL_PATTERN, NOT_BLANK_PATTERN
 from service.web.iri import CLIENT_IRI_PATTERN
 
 Status = Literal["connecting", "connected", "disconnected", "error", "paused"]
@@ -36,19 +39,29 @@ _STATUS_PATCH = Meta(
 _STATUS_REASON = Meta(description="Workers only: why the status changed (at most 1000 characters).")
 
 
-_AVATAR_RULE = Meta(max_length=2048, pattern="^https://", description=_AVATAR.description)
+_AVATAR_RULE = Meta(max_length=2048, pattern=HTTPS_URL_PATTERN, description=_AVATAR.description)
 _CLIENT_RULE = Meta(pattern=CLIENT_IRI_PATTERN, description=_CLIENT.description)
+_NAME_RULE = Meta(min_length=1, max_length=255, pattern=NOT_BLANK_PATTERN, description=_NAME.description)
+_EXTERNAL_ID_RULE = Meta(max_length=255, pattern=NOT_BLANK_PATTERN, description=_EXTERNAL_ID.description)
+_REASON_RULE = Meta(max_length=1000, description=_STATUS_REASON.description)
+# Every integration by slug and by IRI; one that is not available for new accounts is a 422.
+if TYPE_CHECKING:
+    IntegrationReference = str
+else:
+    IntegrationReference = Literal[
+        tuple(name for item in INTEGRATIONS for name in (item.slug, IRI_PREFIX + item.slug))
+    ]
 
 
 class AccountWrite(msgspec.Struct, kw_only=True, rename="camel"):
     """The body of POST /api/accounts, as documented; no other field is accepted (400)."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=255, description=_NAME.description)]
+    name: Annotated[str, _NAME_RULE]
     headline: Annotated[str, Meta(max_length=255)] | None = None
     avatar: Annotated[str, _AVATAR_RULE] | None = None
-    integration: Annotated[str, _INTEGRATION]
+    integration: Annotated[IntegrationReference, _INTEGRATION]
     client: Annotated[str, _CLIENT_RULE] | UnsetType = UNSET
-    external_id: Annotated[str, Meta(max_length=255, description=_EXTERNAL_ID.description)] | None = None
+    external_id: Annotated[str, _EXTERNAL_ID_RULE] | None = None
     settings: Annotated[dict[str, Any], _SETTINGS] | None = None
     metadata: Annotated[dict[str, Any], _METADATA] | None = None
     credentials: Annotated[dict[str, Annotated[str, Meta(min_length=1, max_length=4096)]], _CREDENTIALS]
@@ -73,8 +86,26 @@ class AccountCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, re
     status: Annotated[str | None, _STATUS_CREATE] = None
 
 
+class AccountChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename="camel"):
+    """The body of PATCH /api/accounts/{id}, as documented."""
+
+    name: Annotated[str, _NAME_RULE] | UnsetType = UNSET
+    headline: Annotated[str, Meta(max_length=255)] | UnsetType | None = UNSET
+    avatar: Annotated[str, _AVATAR_RULE] | UnsetType | None = UNSET
+    external_id: Annotated[str, _EXTERNAL_ID_RULE] | UnsetType | None = UNSET
+    settings: Annotated[dict[str, Any], _SETTINGS] | UnsetType | None = UNSET
+    metadata: Annotated[dict[str, Any], _METADATA] | UnsetType | None = UNSET
+    credentials: (
+        Annotated[dict[str, Annotated[str, Meta(min_length=1, max_length=4096)]], _CREDENTIALS] | UnsetType
+    ) = UNSET
+    status: Annotated[Status, _STATUS_PATCH] | UnsetType = UNSET
+    status_reason: Annotated[str, _REASON_RULE] | UnsetType | None = UNSET
+
+
 class AccountPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename="camel"):
     """PATCH /api/accounts/{id} as JSON merge patch: absent keeps a field, null removes an optional one."""
+
+    __openapi__: ClassVar[type] = AccountChange
 
     name: Annotated[str | UnsetType, _NAME] = UNSET
     headline: Annotated[str | UnsetType | None, _HEADLINE] = UNSET
@@ -114,8 +145,8 @@ class Account(msgspec.Struct, kw_only=True, rename="camel"):
     settings: dict[str, Any]
     metadata: dict[str, Any]
     version: Annotated[int, Meta(description="Increases by one on every change; the ETag is W/\"version\"")]
-    created_at: Annotated[str, Meta(description="RFC 3339, e.g. 2025-03-27T15:00:49+00:00")]
-    updated_at: str | None
+    created_at: Annotated[datetime, Meta(description="RFC 3339, e.g. 2025-03-27T15:00:49+00:00")]
+    updated_at: datetime | None
 
 
 class AccountCredentials(msgspec.Struct):

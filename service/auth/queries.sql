@@ -27,6 +27,10 @@ RETURNING id;
 -- name: user_by_username
 SELECT id, organization_id, password_hash, role FROM users WHERE lower(username) = lower($1);
 
+-- name: username_throttle_key
+-- The login throttle's key of a username: normalised exactly as user_by_username compares it.
+SELECT sha256(convert_to(lower($1), 'UTF8'));
+
 -- name: update_password_hash
 UPDATE users SET password_hash = $2 WHERE id = $1;
 

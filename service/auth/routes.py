@@ -20,7 +20,8 @@ from service.db.pool import Database
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.settings import Settings
 from service.web.bodies import JSON_TYPES, decode
-from service.web.constraints import BLANK, NOT_BLANK, TOO_LONG, reject_nul, too_long
+from service.web.constraints import BLANK, NOT_BLANK, NOT_BLANK_PATTERN, TOO_LONG, reject_nul, too_long
+from service.web.headers import NO_STORE
 from service.web.iri import CLIENT_IRI_PATTERN, item_not_found, parse_client_iri
 from service.web.openapi import JsonBody, error_responses, success
 
@@ -72,7 +73,10 @@ class CustomerTokenForm(msgspec.Struct):
     """The customer token body as documented; anything but a client IRI is a 400."""
 
     client: Annotated[str, msgspec.Meta(pattern=CLIENT_IRI_PATTERN, description=_CLIENT)]
-    subject: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SUBJECT, description=_SUBJECT)]
+    subject: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=MAX_SUBJECT, pattern=NOT_BLANK_PATTERN, description=_SUBJECT),
+    ]
 
 
 class CustomerTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -98,7 +102,8 @@ def _body(request: Request[Any, Any, Any], data: T | None, kind: type[T]) -> T:
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
-    return Response(_encode(document), status_code=status, media_type="application/json")
+    """Every answer of these endpoints carries a token: never stored by a cache."""
+    return Response(_encode(document), status_code=status, media_type="application/json", headers=NO_STORE)
 
 
 @post(

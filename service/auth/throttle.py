@@ -27,7 +27,7 @@ class LoginThrottle:
         """
         retry_after = 0
         for scope, key, limit in [
-            ("username", _digest(username.lower()), self.max_per_username),
+            ("username", await username_key(connection, username), self.max_per_username),
             ("address", _digest(address), self.max_per_address),
         ]:
             row = await connection.fetchrow(_SQL["count_login_attempt"], scope, key, self.window_seconds)
@@ -41,9 +41,19 @@ class LoginThrottle:
 
     async def succeeded(self, connection: asyncpg.Connection, username: str, address: str) -> None:
         """A correct password clears the username's failures and does not count against the address."""
-        await connection.execute(_SQL["forget_username_failures"], _digest(username.lower()))
+        await connection.execute(_SQL["forget_username_failures"], await username_key(connection, username))
         await connection.execute(_SQL["uncount_address_attempt"], _digest(address))
         await connection.execute(_SQL["purge_login_failures"], self.window_seconds)
+
+
+async def username_key(connection: asyncpg.Connection, username: str) -> bytes:
+    """The username as the user lookup compares it (PostgreSQL's `lower`, not Python's), digested:
+    spellings the lookup takes for one user share one count, and no others do."""
+    if "\x00" in username:
+        # PostgreSQL text cannot hold NUL, so no user has this name; the key only has to be stable.
+        return b"\x00" + _digest(username)
+    key: bytes = await connection.fetchval(_SQL["username_throttle_key"], username)
+    return key
 
 
 def _digest(value: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -20,8 +21,8 @@ class ClientView(msgspec.Struct, rename="camel"):
     id: Annotated[str, msgspec.Meta(description="Client identifier (UUID)")]
     name: str
     website: str | None
-    created_at: Annotated[str, msgspec.Meta(description="RFC 3339")]
-    updated_at: Annotated[str | None, msgspec.Meta(description="RFC 3339; null until the first change")]
+    created_at: Annotated[datetime, msgspec.Meta(description="RFC 3339")]
+    updated_at: Annotated[datetime | None, msgspec.Meta(description="RFC 3339; null until the first change")]
 
 
 def fields(row: Mapping[str, Any]) -> dict[str, Any]:

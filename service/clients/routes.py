@@ -109,7 +109,7 @@ class ClientController(Controller):
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         row = await clients.get(principal, client_id)
-        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)))
+        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, iri_of(row), fields(row)), tagged=True)
 
     @post(
         "/",
@@ -169,6 +169,7 @@ class ClientController(Controller):
         summary="Removes the Client resource.",
         description="Only a client without live accounts can be removed (409 otherwise): removing its "
         "accounts first is what tells the inbox workers.",
+        operation_class=ITEM_OPERATION,
         responses=error_responses(401, 403, 404, 409, notes={409: "The client still has live accounts"}),
     )
     async def remove(

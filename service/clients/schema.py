@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 import msgspec
 
 from service.errors import ConstraintViolations, Violation
@@ -10,7 +12,9 @@ from service.web.constraints import (
     INVALID_URL,
     NOT_A_URL,
     NOT_BLANK,
+    NOT_BLANK_PATTERN,
     TOO_LONG,
+    TRIMMED_WEB_URL_PATTERN,
     is_web_url,
     reject_nul,
     too_long,
@@ -19,14 +23,44 @@ from service.web.constraints import (
 MAX_NAME = 255
 MAX_WEBSITE = 2048
 
+Name = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=NOT_BLANK_PATTERN, description="Not blank")
+]
+Website = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=MAX_WEBSITE, pattern=TRIMMED_WEB_URL_PATTERN, description="An http(s) URL; blank is none"
+    ),
+]
+
+
+class ClientWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/clients as documented: what the rules below accept, stated as a schema."""
+
+    name: Name
+    website: Website | None = None
+
+
+class ClientChange(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of PATCH /api/clients/{id} as documented."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    website: Website | msgspec.UnsetType | None = msgspec.UNSET
+
 
 class ClientCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """As decoded: a missing or null name is reported as a violation (422), like API Platform does."""
+
+    __openapi__: ClassVar[type] = ClientWrite
+
     name: str | None = None
     website: str | None = None
 
 
 class ClientPatch(msgspec.Struct, forbid_unknown_fields=True):
     """A merge patch: absent fields stay as they are; `website: null` clears the website."""
+
+    __openapi__: ClassVar[type] = ClientChange
 
     name: str | msgspec.UnsetType = msgspec.UNSET
     website: str | msgspec.UnsetType | None = msgspec.UNSET

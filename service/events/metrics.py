@@ -27,6 +27,10 @@ class RelayStats:
     failed_attempts_total: int = 0
     parked_total: int = 0
     kafka_errors_total: int = 0
+    # Attempts to reach Kafka again during outages (each outage counts once in kafka_errors_total).
+    kafka_retries_total: int = 0
+    # Times this relay's producer was fenced by another one with the same transactional id.
+    fenced_total: int = 0
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def record_published(self, count: int, now: float | None = None) -> None:
@@ -88,6 +92,8 @@ class RelayCollector:
             ("accounts_relay_failed_attempts", "Failed publish attempts", stats.failed_attempts_total),
             ("accounts_relay_parked", "Events this process parked", stats.parked_total),
             ("accounts_relay_kafka_errors", "Kafka outages or producer failures", stats.kafka_errors_total),
+            ("accounts_relay_kafka_retries", "Retries during Kafka outages", stats.kafka_retries_total),
+            ("accounts_relay_fenced", "Times this relay's producer was fenced", stats.fenced_total),
         ]
         for name, help_text, value in counters:
             yield CounterMetricFamily(name, help_text, value=float(value))

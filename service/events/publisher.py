@@ -1,30 +1,31 @@
-"""Sends a batch of outbox events to Kafka with an idempotent producer, every wait bounded."""
+"""Sends each batch of outbox events to Kafka as one transaction of a fenced producer, every wait bounded."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTimestampError,
     MessageSizeTooLargeError,
+    ProducerFenced,
     RecordListTooLargeError,
     RecordTooLargeError,
     UnsupportedForMessageFormatError,
 )
 
 from service.events.cloudevents import history_record, state_record
+from service.events.probe import KafkaProbe
 from service.events.store import OutboxEvent
 from service.settings import Settings
 
-log = logging.getLogger(__name__)
-
+T = TypeVar("T")
 # Failures that belong to one record: retrying it elsewhere cannot help, so they count as attempts.
 # Anything else (timeouts, lost connections, producer state) is Kafka's trouble, not the row's.
 RECORD_ERRORS: tuple[type[Exception], ...] = (
@@ -35,84 +36,124 @@ RECORD_ERRORS: tuple[type[Exception], ...] = (
     InvalidTimestampError,
     UnsupportedForMessageFormatError,
 )
+# While Kafka calls are pending, the broker is asked this often whether it is still there: aiokafka
+# retries a lost broker's metadata without pause, so waiting out the whole timeout would spin.
+_WATCH_INTERVAL = 0.5
+
+
+class Fenced(Exception):
+    """A newer producer with this transactional id started: this relay's term may be over."""
 
 
 @dataclass
 class BatchOutcome:
-    """What became of a batch: acknowledged rows, rows that failed on their own, and Kafka trouble."""
+    """What became of a batch: committed rows, rows that failed on their own, and Kafka trouble."""
 
     published: list[int] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     kafka_error: str | None = None
 
 
-class Publisher:
-    """Owns one producer at a time; a timeout or a producer failure replaces it on the next batch."""
+class _RecordFailed(Exception):
+    """A record the broker refused: the transaction is aborted, the row counts an attempt."""
 
-    def __init__(self, settings: Settings) -> None:
+
+class Publisher:
+    """Owns one transactional producer at a time; any trouble discards it, the next batch starts anew.
+
+    `confirm` is awaited after every producer start (init_transactions, which fences every older
+    producer of the same transactional id) and must raise unless this relay still holds its lock:
+    a producer that fenced the rightful relay is then never used.
+    """
+
+    def __init__(self, settings: Settings, confirm: Callable[[], Awaitable[None]]) -> None:
         self._settings = settings
+        self._confirm = confirm
         self._timeout = settings.kafka_publish_timeout
         self._producer: AIOKafkaProducer | None = None
+        self._probe = KafkaProbe(
+            settings.kafka_bootstrap_servers, min(1.0, self._timeout), ttl=_WATCH_INTERVAL
+        )
+
+    async def start(self) -> str | None:
+        """Have a started, confirmed producer; return what went wrong with Kafka, if anything."""
+        if self._producer is not None:
+            return None
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            client_id="accounts-relay",
+            transactional_id=self._settings.relay_transactional_id,
+            acks="all",
+            request_timeout_ms=int(self._timeout * 1000),
+            # No wait before sending: a batch's records are all queued before the sender task runs,
+            # so they go out together anyway, and a lone event is not held back.
+            linger_ms=0,
+        )
+        try:
+            await self._watched(producer.start())
+        except Exception as exc:
+            await _force_close(producer)
+            return describe(exc)
+        try:
+            await self._confirm()
+        except BaseException:
+            await _force_close(producer)
+            raise
+        self._producer = producer
+        return None
 
     async def publish(self, events: Sequence[OutboxEvent]) -> BatchOutcome:
-        """Send every event to both topics, then wait for all acknowledgements.
+        """Send every event to both topics in one transaction; only a committed one counts.
 
-        A row counts as published only when both its records were acknowledged and every earlier
-        row of the same account in this batch was too; the rest stay pending and are sent again, so
-        an account's last record on each topic is always its latest event.
+        A row whose record fails on its own is left out with its account's later rows; whatever else
+        goes wrong, nothing of the batch is committed and every row stays pending.
         """
         outcome = BatchOutcome()
-        try:
-            producer = await self._ensure_producer()
-        except Exception as exc:
-            outcome.kafka_error = _describe(exc)
-            await self.close()
+        if (error := await self.start()) is not None:
+            outcome.kafka_error = error
             return outcome
-        sent: list[tuple[OutboxEvent, list[asyncio.Future[object]]]] = []
-        # Account → position of its first row that did not get through; its later rows wait.
-        held: dict[uuid.UUID, int] = {}
+        assert self._producer is not None
         try:
-            async with asyncio.timeout(self._timeout):
-                for event in events:
-                    if event.account_id in held:
-                        continue
-                    try:
-                        sent.append((event, await self._send(producer, event)))
-                    except RECORD_ERRORS as exc:
-                        outcome.failed.append((event.position, _describe(exc)))
-                        held[event.account_id] = event.position
-            if futures := [f for _, row_futures in sent for f in row_futures]:
-                async with asyncio.timeout(self._timeout):
-                    await asyncio.wait(futures)
+            outcome.published = await self._watched(self._transact(self._producer, events, outcome))
+        except ProducerFenced as exc:
+            await self.discard()
+            raise Fenced(describe(exc)) from exc
+        except _RecordFailed:
+            await self.discard()
         except Exception as exc:
-            outcome.kafka_error = _describe(exc)
-        self._settle(sent, held, outcome)
-        if outcome.kafka_error is not None:
-            await self.close()
+            outcome.kafka_error = describe(exc)
+            await self.discard()
         return outcome
 
-    def _settle(
-        self,
-        sent: list[tuple[OutboxEvent, list[asyncio.Future[object]]]],
-        held: dict[uuid.UUID, int],
-        outcome: BatchOutcome,
-    ) -> None:
-        for event, futures in sent:
-            if held.get(event.account_id, event.position) < event.position:
+    async def _transact(
+        self, producer: AIOKafkaProducer, events: Sequence[OutboxEvent], outcome: BatchOutcome
+    ) -> list[int]:
+        await producer.begin_transaction()
+        sent: list[tuple[OutboxEvent, asyncio.Future[Any]]] = []
+        held: set[uuid.UUID] = set()
+        for event in events:
+            if event.account_id in held:
                 continue
-            errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
-            record_error = next((e for e in errors if isinstance(e, RECORD_ERRORS)), None)
-            if all(f.done() and not f.cancelled() for f in futures) and not any(errors):
-                outcome.published.append(event.position)
-                continue
-            held.setdefault(event.account_id, event.position)
-            if record_error is not None:
-                outcome.failed.append((event.position, _describe(record_error)))
-            elif outcome.kafka_error is None:
-                first = next((e for e in errors if e is not None), None)
-                outcome.kafka_error = _describe(first) if first else "not acknowledged in time"
+            try:
+                sent += [(event, future) for future in await self._send(producer, event)]
+            except RECORD_ERRORS as exc:
+                outcome.failed.append((event.position, describe(exc)))
+                held.add(event.account_id)
+        if sent:
+            await asyncio.wait([future for _, future in sent])
+        errors = [(event, f.exception()) for event, f in sent if f.exception() is not None]
+        if fenced := next((e for _, e in errors if isinstance(e, ProducerFenced)), None):
+            raise fenced
+        refused = {event.position: e for event, e in errors if isinstance(e, RECORD_ERRORS)}
+        if refused:
+            outcome.failed += [(position, describe(e)) for position, e in refused.items()]
+            raise _RecordFailed()
+        if errors:
+            raise errors[0][1]  # type: ignore[misc]
+        await producer.commit_transaction()
+        return sorted({event.position for event, _ in sent})
 
-    async def _send(self, producer: AIOKafkaProducer, event: OutboxEvent) -> list[asyncio.Future[object]]:
+    async def _send(self, producer: AIOKafkaProducer, event: OutboxEvent) -> list[asyncio.Future[Any]]:
         futures = []
         for topic, record in [
             (self._settings.kafka_events_topic, history_record(event)),
@@ -123,34 +164,42 @@ class Publisher:
             )
         return futures
 
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.kafka_bootstrap_servers,
-                client_id="accounts-relay",
-                enable_idempotence=True,
-                acks="all",
-                request_timeout_ms=int(self._timeout * 1000),
-                # No wait before sending: a batch's records are all queued before the sender task runs,
-                # so they go out together anyway, and a lone event is not held back.
-                linger_ms=0,
-            )
-            self._producer = producer
-            async with asyncio.timeout(self._timeout):
-                await producer.start()
-            log.info("Kafka producer started")
-        return self._producer
+    async def _watched(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` within the publish timeout, giving up at once when the broker stops answering."""
+        task = asyncio.ensure_future(work)
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        try:
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                done, _ = await asyncio.wait([task], timeout=max(0.0, min(_WATCH_INTERVAL, left)))
+                if done:
+                    return task.result()
+                if left <= _WATCH_INTERVAL:
+                    raise TimeoutError(f"Kafka did not answer within {self._timeout:g} s")
+                if not await self._probe.reachable():
+                    raise ConnectionError("the Kafka cluster stopped answering")
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # retrieved, so a failure after giving up is not reported twice
+
+    async def discard(self) -> None:
+        """Drop the producer at once: an open transaction is aborted by the next producer's start."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _force_close(producer)
 
     async def close(self) -> None:
-        """Stop the producer, flushing what it can within the timeout, then drop whatever is left."""
+        """Stop the producer (nothing of an unfinished batch is committed); drop it if it hangs."""
         producer, self._producer = self._producer, None
         if producer is None:
             return
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(min(self._timeout, 5.0)):
                 await producer.stop()
-        except Exception as exc:
-            log.warning("Kafka producer did not stop cleanly (%s); closing it", _describe(exc))
+        except Exception:
             await _force_close(producer)
 
 
@@ -166,6 +215,6 @@ async def _force_close(producer: AIOKafkaProducer) -> None:
         await asyncio.wait_for(producer.client.close(), 1.0)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:2000]

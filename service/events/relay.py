@@ -5,25 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 
-from service.db.sql import load_queries
+from service.events.lease import LOCK_KEY, Lease, LostLock
 from service.events.metrics import RelayStats
 from service.events.outbox import CHANNEL
-from service.events.publisher import Publisher
+from service.events.publisher import Fenced, Publisher
+from service.events.quiet import throttle_kafka_logs
 from service.events.store import OutboxStore
 from service.events.topics import ensure_topics
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
-_SQL = load_queries("service.events", "relay.sql")
 
-# Session-level advisory lock held by the active relay; any constant other than the migration lock's.
-LOCK_KEY = 0x6F7574626F782D72
-# Kafka trouble is retried after 0.5 s, doubling up to this; wake-ups do not shorten the wait.
+# Kafka trouble is retried after 0.5 s, doubling up to this (each wait jittered, so relays restarted
+# together do not retry in step); wake-ups do not shorten the wait.
 _MAX_BACKOFF = 5.0
 # Database trouble: wait this long before connecting again.
 _RECONNECT_DELAY = 1.0
@@ -49,16 +49,27 @@ class Relay:
         self._wake = asyncio.Event()
         self._topics_ready = False
         self._backoff = 0.0
+        self._trouble_since = 0.0
+        self._retries = 0
         self._next_cleanup = 0.0
         self._next_stats = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Be the active relay whenever possible until `stop` is set; a lost database is reconnected."""
+        throttle_kafka_logs()
         while not stop.is_set():
             try:
                 await self._term(stop)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay lost the database (%s); connecting again", exc)
+            except LostLock as exc:
+                log.warning("relay term over: %s; back to standby", exc)
+            except TimeoutError:
+                log.warning(
+                    "relay's database call timed out (connect %.0f s, query %.0f s); connecting again",
+                    _CONNECT_TIMEOUT,
+                    _QUERY_TIMEOUT,
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay lost the database (%s: %s); connecting again", type(exc).__name__, exc)
             except Exception:
                 # Whatever went wrong, the rows are still pending: start over rather than stop relaying.
                 log.exception("relay failed; starting over")
@@ -68,45 +79,30 @@ class Relay:
 
     async def _term(self, stop: asyncio.Event) -> None:
         """One database connection's life: standby, then active, holding the lock on that connection."""
-        # If this host vanishes, the server must notice and free the lock for a standby; it waits
-        # longer than a batch can take (two publish timeouts), so a cut-off relay has finished
-        # sending before another one starts.
-        keepalive = int(2 * self._settings.kafka_publish_timeout) + 5
-        # A relay that is still there but has stopped talking (frozen, stuck) must free the lock too:
-        # the server ends a session silent for longer than a working relay ever is between two queries
-        # (a round of Kafka calls and a back-off).
-        silence = int(3 * self._settings.kafka_publish_timeout + _MAX_BACKOFF) + 5
-        connection = await asyncpg.connect(
-            self._settings.database_url,
-            timeout=_CONNECT_TIMEOUT,
-            command_timeout=_QUERY_TIMEOUT,
-            server_settings={
-                "application_name": "accounts-relay",
-                # Marking rows published need not wait for the WAL flush: a crash that loses the mark
-                # only makes the rows go out again, which at-least-once delivery already allows.
-                "synchronous_commit": "off",
-                "tcp_keepalives_idle": str(keepalive),
-                "tcp_keepalives_interval": "5",
-                "tcp_keepalives_count": "3",
-                "idle_session_timeout": str(silence * 1000),
-            },
-        )
+        kwargs = {
+            "timeout": _CONNECT_TIMEOUT,
+            "command_timeout": _QUERY_TIMEOUT,
+            "server_settings": connection_settings(self._settings),
+        }
+        connection = await asyncpg.connect(self._settings.database_url, **kwargs)
         try:
-            if not await self._acquire(connection, stop):
+            lease = Lease(self._settings, connection, kwargs)
+            if not await lease.acquire(stop):
                 return
-            self.stats.active = True
-            log.info(
-                "relay active: publishing the outbox to %s and %s",
-                self._settings.kafka_events_topic,
-                self._settings.kafka_state_topic,
-            )
-            self._topics_ready, self._backoff, self._next_cleanup, self._next_stats = False, 0.0, 0.0, 0.0
-            await connection.add_listener(CHANNEL, self._notified)
-            publisher = Publisher(self._settings)
-            try:
-                await self._publish_until(stop, OutboxStore(connection), publisher)
-            finally:
-                await publisher.close()
+            async with lease.heartbeat():
+                self.stats.active = True
+                log.info(
+                    "relay active: publishing the outbox to %s and %s",
+                    self._settings.kafka_events_topic,
+                    self._settings.kafka_state_topic,
+                )
+                self._topics_ready, self._backoff, self._next_cleanup, self._next_stats = False, 0.0, 0.0, 0.0
+                await connection.add_listener(CHANNEL, self._notified)
+                publisher = Publisher(self._settings, lease.confirm)
+                try:
+                    await self._publish_until(stop, OutboxStore(connection), publisher, lease)
+                finally:
+                    await publisher.close()
         finally:
             # Closing the connection is what releases the lock for a standby.
             try:
@@ -114,21 +110,16 @@ class Relay:
             except Exception:
                 connection.terminate()
 
-    async def _acquire(self, connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
-        announced = False
-        while not stop.is_set():
-            if await connection.fetchval(_SQL["try_lock"], LOCK_KEY):
-                return True
-            if not announced:
-                log.info("another relay is active; waiting as standby")
-                announced = True
-            await _sleep(stop, self._settings.relay_poll_interval)
-        return False
-
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def _publish_until(self, stop: asyncio.Event, store: OutboxStore, publisher: Publisher) -> None:
+    def woken(self) -> bool:
+        """Whether a NOTIFY arrived since the last round began."""
+        return self._wake.is_set()
+
+    async def _publish_until(
+        self, stop: asyncio.Event, store: OutboxStore, publisher: Publisher, lease: Lease
+    ) -> None:
         # The procrastinate worker's shape: work until nothing is left, then sleep until notified,
         # the poll interval passes (a missed NOTIFY costs one interval), or stop.
         # The batching window: after a round that was not a full batch, the next one starts no sooner
@@ -142,7 +133,16 @@ class Relay:
         while not stop.is_set():
             self._wake.clear()
             await self._housekeeping(store)
-            delay = await self._round(store, publisher)
+            try:
+                delay = await self._round(store, publisher)
+            except Fenced as exc:
+                # Another producer took the id: a newer term's (this one is over), or one that never
+                # held the lock (a relay that woke up late), in which case the term goes on.
+                self.stats.fenced_total += 1
+                log.warning("the relay's producer was fenced (%s); is the term still ours?", exc)
+                await lease.confirm()
+                log.info("the relay still holds the lock; starting a new producer")
+                delay = 0
             if delay == 0:
                 continue
             if delay is None:
@@ -162,11 +162,19 @@ class Relay:
             except Exception as exc:
                 return self._kafka_trouble(f"cannot check the topics: {type(exc).__name__}: {exc}")
             self._topics_ready = True
+        # Each term starts its producer (init_transactions, fencing any older one) before reading.
+        if (error := await publisher.start()) is not None:
+            return self._kafka_trouble(error)
+        self._kafka_back()
         events = await store.pending(settings.relay_batch_size)
         if not events:
             return None
+        if settings.relay_debug_pause_after_read:
+            log.warning("pausing with %d events read (RELAY_DEBUG_PAUSE_AFTER_READ)", len(events))
+            await asyncio.sleep(settings.relay_debug_pause_after_read)
         outcome = await publisher.publish(events)
-        await store.mark_published(outcome.published)
+        if await store.mark_published(outcome.published, LOCK_KEY) < len(outcome.published):
+            raise LostLock("the relay lock was lost before the published rows were marked")
         parked = await store.record_failures(outcome.failed, settings.relay_max_attempts)
         self.stats.record_published(len(outcome.published))
         self.stats.failed_attempts_total += len(outcome.failed)
@@ -182,17 +190,29 @@ class Relay:
             )
         if outcome.kafka_error is not None:
             return self._kafka_trouble(outcome.kafka_error)
-        if self._backoff:
-            log.info("Kafka is reachable again")
-        self.stats.kafka_available, self._backoff = True, 0.0
         return 0 if len(events) == settings.relay_batch_size else None
 
     def _kafka_trouble(self, error: str) -> float:
+        """Log the change to unavailable once, count the rest; return a jittered back-off."""
+        if not self._backoff:
+            self._trouble_since, self._retries = time.monotonic(), 0
+            self.stats.kafka_errors_total += 1
+            log.warning("Kafka unavailable (%s); events wait, retrying with back-off", error)
+        else:
+            self._retries += 1
+            self.stats.kafka_retries_total += 1
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF)
         self.stats.kafka_available = False
-        self.stats.kafka_errors_total += 1
-        log.warning("Kafka unavailable (%s); events wait, retrying in %.1f s", error, self._backoff)
-        return self._backoff
+        return self._backoff * random.uniform(0.5, 1.0)  # noqa: S311  (jitter, not a secret)
+
+    def _kafka_back(self) -> None:
+        if self._backoff:
+            log.info(
+                "Kafka is reachable again after %.1f s and %d more failed attempts",
+                time.monotonic() - self._trouble_since,
+                self._retries,
+            )
+        self.stats.kafka_available, self._backoff = True, 0.0
 
     async def _housekeeping(self, store: OutboxStore) -> None:
         now = time.monotonic()
@@ -216,6 +236,34 @@ class Relay:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+def connection_settings(settings: Settings) -> dict[str, str]:
+    """The session settings of the relay's connection (the plan test opens one the same way)."""
+    # If this host vanishes, the server must notice and free the lock for a standby; it waits
+    # longer than a batch can take (two publish timeouts), so a cut-off relay has finished
+    # sending before another one starts.
+    keepalive = int(2 * settings.kafka_publish_timeout) + 5
+    # A relay that is still there but has stopped talking (frozen, stuck) must free the lock too:
+    # the server ends a session silent for longer than a working relay ever is between two queries
+    # (a round of Kafka calls and a back-off).
+    silence = int(3 * settings.kafka_publish_timeout + _MAX_BACKOFF) + 5
+    return {
+        "application_name": "accounts-relay",
+        # Marking rows published need not wait for the WAL flush: a crash that loses the mark
+        # only makes the rows go out again, which at-least-once delivery already allows.
+        "synchronous_commit": "off",
+        "tcp_keepalives_idle": str(keepalive),
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+        "idle_session_timeout": str(silence * 1000),
+        # asyncpg prepares each statement once per connection; a generic plan made while the outbox
+        # was empty (a fresh install, right after a clean-up) would stay in use as it grows.
+        "plan_cache_mode": "force_custom_plan",
+        # Every relay statement has an index path, and on a table that only grows a scan is never
+        # the right plan, whatever the statistics say at the moment.
+        "enable_seqscan": "off",
+    }
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -51,7 +51,17 @@ class OutboxStore:
         self._connection = connection
 
     async def pending(self, limit: int) -> list[OutboxEvent]:
-        rows = await self._connection.fetch(_SQL["pending"], limit)
+        """The next rows in order, leaving out accounts held back by a parked row."""
+        if await self._connection.fetchval(_SQL["any_parked"]):
+            held = await self._connection.fetch(_SQL["parked_accounts"])
+            rows = await self._connection.fetch(
+                _SQL["pending_around_parked"],
+                limit,
+                [row["account_id"] for row in held],
+                [row["position"] for row in held],
+            )
+        else:
+            rows = await self._connection.fetch(_SQL["pending"], limit)
         return [
             OutboxEvent(
                 position=row["position"],
@@ -68,9 +78,12 @@ class OutboxStore:
             for row in rows
         ]
 
-    async def mark_published(self, positions: Sequence[int]) -> None:
-        if positions:
-            await self._connection.execute(_SQL["mark_published"], list(positions))
+    async def mark_published(self, positions: Sequence[int], lock_key: int) -> int:
+        """Mark rows published if this session holds `lock_key`; return how many were marked."""
+        if not positions:
+            return 0
+        status = await self._connection.execute(_SQL["mark_published"], list(positions), lock_key)
+        return int(status.split()[-1])
 
     async def record_failures(self, failures: Sequence[tuple[int, str]], max_attempts: int) -> list[int]:
         """Count a failed attempt for each row; return the positions that are now parked."""

@@ -83,4 +83,5 @@ class IntegrationController(Controller):
         integration = catalog.get(slug)
         if integration is None:
             raise not_found()
-        return hydra.respond(fmt, hydra.item(fmt, RESOURCE, IRI_PREFIX + slug, fields(catalog, integration)))
+        document = hydra.item(fmt, RESOURCE, IRI_PREFIX + slug, fields(catalog, integration))
+        return hydra.respond(fmt, document, tagged=True)

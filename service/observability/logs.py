@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from service.observability.redaction import redact, redact_value
+from service.observability.redaction import MAX_TRACEBACK, redact, redact_value
 
 # The id of the request being served; set by the request context middleware, read by every log line.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -41,9 +41,9 @@ class JsonFormatter(logging.Formatter):
             if key not in entry:
                 entry[key] = redact_value(key, value)
         if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
+            entry["exception"] = redact(self.formatException(record.exc_info), MAX_TRACEBACK)
         if record.stack_info:
-            entry["stack"] = redact(self.formatStack(record.stack_info))
+            entry["stack"] = redact(self.formatStack(record.stack_info), MAX_TRACEBACK)
         try:
             return _encode(entry).decode()
         except (TypeError, ValueError, msgspec.EncodeError):
@@ -57,7 +57,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = redact(super().format(record))
+        line = redact(super().format(record), MAX_TRACEBACK)
         fields = " ".join(f"{key}={redact_value(key, value)}" for key, value in _extra_fields(record))
         line = f"{line} {fields}" if fields else line
         rid = request_id.get()

@@ -24,6 +24,18 @@ INVALID_CHOICE = "The value you selected is not a valid choice."
 ALREADY_USED = "This value is already used."
 NOT_A_URL = "This value is not a valid URL."
 
+# How the OpenAPI document states these rules, for generated clients and validators: a text with at least
+# one non-blank character, and URLs that `is_web_url` accepts (a subset: lowercase scheme, named host).
+NOT_BLANK_PATTERN = r"\S"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# The end is `(?![\s\S])`, not `$`: in Python's regex dialect `$` also matches before a final newline.
+_END = r"(?![\s\S])"
+_URL_REST = r"(?::[0-9]{1,4})?(?:[/?#][^\s\x00-\x1f\x7f<>\"\\^`{|}]*)?"
+WEB_URL_PATTERN = rf"^https?://(?:{_LABEL}\.)*{_LABEL}{_URL_REST}{_END}"
+HTTPS_URL_PATTERN = rf"^https://(?:{_LABEL}\.)+[A-Za-z]{{2,63}}{_URL_REST}{_END}"
+# A website is trimmed, and a blank one is no website.
+TRIMMED_WEB_URL_PATTERN = rf"^\s*(?:https?://(?:{_LABEL}\.)*{_LABEL}{_URL_REST})?\s*{_END}"
+
 _FORBIDDEN_URL_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f<>\"\\^`{|}]")
 _HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?:{_HOST_LABEL}\.)*{_HOST_LABEL}$")

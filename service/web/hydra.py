@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -64,12 +65,17 @@ def search_template(iri: str, variables: Sequence[tuple[str, str]]) -> dict[str,
 
 
 def respond(
-    fmt: Format, document: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    fmt: Format,
+    document: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    tagged: bool = False,
 ) -> Response[bytes]:
-    """Encode once with msgspec and label the body with the negotiated media type."""
-    return Response(
-        _encode(document),
-        status_code=status,
-        media_type=f"{fmt.value}; charset=utf-8",
-        headers=dict(headers) if headers else None,
-    )
+    """Encode once with msgspec and label the body with the negotiated media type (which depends on
+    Accept); `tagged` adds an ETag of the content, for items without a version of their own."""
+    body = _encode(document)
+    answer = {"Vary": "Accept", **(headers or {})}
+    if tagged:
+        answer.setdefault("ETag", f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"')
+    return Response(body, status_code=status, media_type=f"{fmt.value}; charset=utf-8", headers=answer)

@@ -155,7 +155,7 @@ def _linked_collection(items: Reference | Schema, resource: str) -> Schema:
 def linked_data_operation(
     resource: str, parameters: Sequence[Parameter] = (), headers: Mapping[str, str] | None = None
 ) -> type[Operation]:
-    """An Operation class for handlers of `resource`: every `application/json` body (documented with the
+    """An Operation class for handlers of `resource`: every `application/json` answer (documented with the
     plain schema) also gets its `application/ld+json` twin, the format served by default; `parameters`
     documents query parameters the handler reads itself, `headers` (name → description) the headers of
     its success response."""
@@ -169,8 +169,13 @@ def linked_data_operation(
             if parameters:
                 self.parameters = [*(self.parameters or []), *parameters]
             body = self.request_body
-            if isinstance(body, RequestBody) and JSON in body.content and JSONLD not in body.content:
-                body.content = {JSONLD: body.content[JSON], JSON: body.content[JSON]}
+            if isinstance(body, RequestBody):
+                # An empty body is refused (400/415): the handlers only take it as optional to say so.
+                body.required = True
+            if isinstance(body, RequestBody) and JSON in body.content:
+                # `application/ld+json` bodies are accepted alike; listing the same body twice makes
+                # generators emit one (broken) variant per media type.
+                body.description = "Also accepted as `application/ld+json`."
             responses = self.responses or {}
             default_400 = responses.get("400")
             if isinstance(default_400, SpecResponse) and PROBLEM_JSON not in (default_400.content or {}):
@@ -184,7 +189,7 @@ def linked_data_operation(
                 plain = response.content.get(JSON) if response.content else None
                 if plain is not None and plain.schema is not None:
                     linked = OpenAPIMediaType(schema=_twin(plain.schema, resource))
-                    response.content = {JSONLD: linked, JSON: plain}
+                    response.content = {JSON: plain, JSONLD: linked}
 
     LinkedDataOperation.__name__ = f"{resource}Operation"
     return LinkedDataOperation
@@ -225,15 +230,16 @@ def _twin(plain: Reference | Schema, resource: str) -> Schema:
 
 
 class Problem(msgspec.Struct, kw_only=True):
-    """An RFC 7807 problem; JSON-LD keys are present when `application/ld+json` was asked for."""
+    """An RFC 7807 problem; `@context`, `@id` and `@type` ("Error") are added when JSON-LD was asked
+    for. `@type` is left out of the schema: generators name it like `type`, which it would hide."""
 
     context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
     id: str | UnsetType = msgspec.field(default=UNSET, name="@id")
-    type_: str | UnsetType = msgspec.field(default=UNSET, name="@type")
     type: str
     title: str
     status: int
     detail: str
+    description: Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType = UNSET
 
 
 class ViolationItem(msgspec.Struct, rename="camel"):
@@ -243,15 +249,16 @@ class ViolationItem(msgspec.Struct, rename="camel"):
 
 
 class ValidationProblem(msgspec.Struct, kw_only=True):
-    """API Platform's 422 ConstraintViolation document."""
+    """API Platform's 422 ConstraintViolation document (with `@type` "ConstraintViolation" in JSON-LD)."""
 
     context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
-    type_: str | UnsetType = msgspec.field(default=UNSET, name="@type")
+    id: str | UnsetType = msgspec.field(default=UNSET, name="@id")
     type: str
     title: str
     status: int
     detail: str
     violations: list[ViolationItem]
+    description: Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType = UNSET
 
 
 class AuthenticationError(msgspec.Struct):

@@ -14,6 +14,8 @@ DEFAULT_ITEMS_PER_PAGE = 30
 MAX_ITEMS_PER_PAGE = 100
 # Deeper than this, OFFSET scans cost too much; clients page further with `cursor`.
 MAX_PAGE = 100_000
+# How far page numbers reach by default where a cursor can go further (PAGINATION_MAX_OFFSET).
+DEFAULT_MAX_OFFSET = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,19 @@ def _integer(query: Mapping[str, Sequence[str]], name: str, default: int, low: i
     return value
 
 
-def parse_page(query: Mapping[str, Sequence[str]]) -> PageRequest:
-    """Read `page` (≥ 1) and `itemsPerPage` (1 to 100); anything else is a 400."""
-    return PageRequest(
+def parse_page(query: Mapping[str, Sequence[str]], max_offset: int | None = None) -> PageRequest:
+    """Read `page` (≥ 1) and `itemsPerPage` (1 to 100); anything else is a 400, and so is a page
+    reaching past `max_offset` items (every skipped row costs the database a read)."""
+    request = PageRequest(
         page=_integer(query, "page", 1, 1, MAX_PAGE),
         items_per_page=_integer(query, "itemsPerPage", DEFAULT_ITEMS_PER_PAGE, 1, MAX_ITEMS_PER_PAGE),
     )
+    if max_offset is not None and request.page * request.items_per_page > max_offset:
+        raise BadRequest(
+            f"Page numbers reach the first {max_offset} items only (page x itemsPerPage); page further "
+            'with "cursor=" (empty for the first page, then the value in view.next), which has no limit.'
+        )
+    return request
 
 
 def query_string(query: Mapping[str, Sequence[str]], **replace: str | int | None) -> str:

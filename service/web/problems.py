@@ -64,11 +64,20 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
     """A problem document; JSON-LD keys are added when the client reads JSON-LD."""
+    linked = _wants_linked_data(request)
     body: dict[str, Any] = {}
-    if _wants_linked_data(request):
+    if linked:
         body |= {"@context": "/api/contexts/Error", "@id": f"/api/errors/{status}", "@type": "Error"}
     body |= {"type": f"/errors/{status}", "title": "An error occurred", "status": status, "detail": detail}
-    return Response(_encode(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    if linked:
+        # API Platform 4 adds Hydra's description (the detail again) to JSON-LD errors only.
+        body["description"] = detail
+    return Response(_encode(body), status_code=status, media_type=PROBLEM_JSON, headers=_vary(headers))
+
+
+def _vary(headers: dict[str, str] | None) -> dict[str, str]:
+    """Problems add JSON-LD keys when JSON-LD is asked for: their body depends on Accept."""
+    return {"Vary": "Accept", **(headers or {})}
 
 
 def unauthenticated(message: str) -> Response[bytes]:
@@ -97,10 +106,15 @@ def _violations(request: Request[Any, Any, Any], exc: Exception) -> Response[byt
     items = [
         {"propertyPath": v.property_path, "message": v.message, "code": v.code} for v in exc.violations
     ]
-    body: dict[str, Any] = {}
-    if _wants_linked_data(request):
-        body |= {"@context": "/api/contexts/ConstraintViolation", "@type": "ConstraintViolation"}
+    linked = _wants_linked_data(request)
     first_code = exc.violations[0].code if exc.violations else "unknown"
+    body: dict[str, Any] = {}
+    if linked:
+        body |= {
+            "@context": "/api/contexts/ConstraintViolation",
+            "@id": f"/api/validation_errors/{first_code}",
+            "@type": "ConstraintViolation",
+        }
     body |= {
         "type": f"/validation_errors/{first_code}",
         "status": 422,
@@ -108,7 +122,9 @@ def _violations(request: Request[Any, Any, Any], exc: Exception) -> Response[byt
         "detail": str(exc),
         "violations": items,
     }
-    return Response(_encode(body), status_code=422, media_type=PROBLEM_JSON)
+    if linked:
+        body["description"] = str(exc)
+    return Response(_encode(body), status_code=422, media_type=PROBLEM_JSON, headers=_vary(None))
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

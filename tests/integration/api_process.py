@@ -48,6 +48,8 @@ class ApiProcess:
         self.env = dict(env)
         self.base_url = f"http://127.0.0.1:{self.env['PORT']}"
         self.lines: list[str] = []
+        # Each line with the monotonic time it was read, for tests that time what a process did.
+        self.timed_lines: list[tuple[float, str]] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", self.command],
             env=self.env,
@@ -62,6 +64,7 @@ class ApiProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
+            self.timed_lines.append((time.monotonic(), self.lines[-1]))
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -70,7 +70,9 @@ async def test_plain_json_pages_are_bare_arrays_with_link_headers(api: Api, tena
     assert response.headers["link"] == (
         '</api/accounts?itemsPerPage=2&page=1>; rel="first", '
         '</api/accounts?itemsPerPage=2&page=1>; rel="prev", '
-        '</api/accounts?itemsPerPage=2&page=2>; rel="last"'
+        '</api/accounts?itemsPerPage=2&page=2>; rel="last", '
+        # Every /api answer also links to its Hydra documentation, by absolute URL.
+        f'<{api.http.base_url}/api/docs.jsonld>; rel="http://www.w3.org/ns/hydra/core#apiDocumentation"'
     )
 
 

@@ -23,6 +23,7 @@ from tests.eventing import (
     Tenant,
     create_account,
     event_settings,
+    kafka_settled,
     remove_account,
     running_relay,
     service_env,
@@ -126,6 +127,7 @@ async def test_the_compacted_topic_rebuilds_exactly_the_live_account_set(
     async with running_relay(topics):
         await wait_until(lambda: conn.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"))
 
+    await kafka_settled(topics)
     inbox = Inbox()
     await bootstrap(topics, MemoryState(), inbox)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 import uuid
@@ -303,14 +304,20 @@ async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
 
 
 async def test_a_standby_relay_takes_over_when_the_active_one_stops(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings,
+    kafka_bootstrap: str,
+    conn: asyncpg.Connection,
+    tenant: Tenant,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     first = await create_account(conn, tenant)
+    caplog.set_level(logging.INFO, logger="service.events")
     async with running_relay(relay_settings) as active:
         await wait_until(lambda: active.stats.active)
         async with running_relay(relay_settings) as standby:
             await read_topic(kafka_bootstrap, relay_settings.kafka_events_topic, count_at_least(1))
-            await asyncio.sleep(relay_settings.relay_poll_interval * 3)
+            # It has asked for the lock and been refused: a live active relay is never taken over.
+            await wait_until(lambda: "waiting as standby" in caplog.text)
             assert not standby.stats.active
             await active.stop()
             await wait_until(lambda: standby.stats.active)
@@ -375,8 +382,8 @@ async def test_stopping_does_not_wait_for_the_window(
     async with running_relay(settings) as relay:
         await wait_until(lambda: relay.stats.published_total == 1)
         late = await create_account(conn, tenant)
-        # Its NOTIFY arrives: the relay is now waiting out the window.
-        await asyncio.sleep(0.5)
+        # Its NOTIFY arrived: the relay is now waiting out the window.
+        await wait_until(relay.relay.woken)
         started = time.monotonic()
         await relay.stop()
         stopping = time.monotonic() - started

@@ -21,6 +21,7 @@ from tests.eventing import (
     create_account,
     event_settings,
     insert_tenant,
+    kafka_settled,
     read_topic,
     service_env,
     update_account,
@@ -86,6 +87,7 @@ async def _write(conn: asyncpg.Connection, accounts: int, updates: int) -> int:
 
 async def _delivered_once(settings: Settings, expected: int) -> tuple[dict[str, list[int]], int]:
     """What an application on the consumer helper sees: versions per account, and duplicates dropped."""
+    await kafka_settled(settings)
     consumer = AccountEventConsumer(settings.kafka_bootstrap_servers, [settings.kafka_events_topic])
     seen: dict[str, list[int]] = {}
     async with consumer:

@@ -16,7 +16,15 @@ import pytest
 from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
-from tests.eventing import connect, create_account, event_settings, insert_tenant, update_account, wait_until
+from tests.eventing import (
+    connect,
+    create_account,
+    event_settings,
+    insert_tenant,
+    kafka_settled,
+    update_account,
+    wait_until,
+)
 from tests.integration.api_process import RelayProcess, relay_environment
 
 pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
@@ -84,6 +92,7 @@ async def test_a_relay_killed_at_random_moments_loses_and_reorders_nothing(
 
     assert sum(_said(process, "relay active") for process in processes[:-1]) >= 2
     final = {str(row["id"]): row["version"] for row in await conn.fetch("SELECT id, version FROM accounts")}
+    await kafka_settled(mine)
     consumer = AccountEventConsumer(mine.kafka_bootstrap_servers, [mine.kafka_events_topic])
     seen: dict[str, list[int]] = {}
     async with consumer:

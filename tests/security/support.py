@@ -19,6 +19,7 @@ from service.app import create_app
 from service.auth.api_keys import hash_api_key, new_api_key
 from service.auth.principal import Principal, Role
 from service.auth.tokens import TokenService
+from service.integrations.catalog import SLUGS
 from service.settings import Settings, load_settings
 from service.web.iri import CLIENT_IRI_PATTERN
 from tests.conftest import CREDENTIALS_KEYS, TEST_IDENTITY_ENV, with_database
@@ -75,6 +76,8 @@ def _fuzz_settings() -> Settings:
         "DATABASE_URL": "postgresql://localhost/placeholder",
         "JWT_SECRET": secrets.token_urlsafe(32),
         "CREDENTIALS_KEYS": CREDENTIALS_KEYS,
+        # Every integration the document names accepts new accounts, so a documented one is never 422.
+        "INTEGRATIONS_AVAILABLE": ",".join(SLUGS),
     }
     return load_settings(placeholder | TEST_IDENTITY_ENV)
 

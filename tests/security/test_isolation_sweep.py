@@ -61,6 +61,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int | None]] = {
     ("DELETE", "/api/clients/{client_id}"): {"other organization": 404, "other organization's key": 404,
                                              "other client": 403, "viewer": 403, "customer": 403,
                                              "worker": 403},
+    ("GET", "/api/organizations/{organization_id}"): {"other organization": 404,
+                                                      "other organization's key": 404, "other client": 403,
+                                                      "viewer": 403, "customer": 403, "worker": 403},
+    ("PATCH", "/api/organizations/{organization_id}"): {"other organization": 404,
+                                                        "other organization's key": 404, "other client": 403,
+                                                        "viewer": 403, "customer": 403, "worker": 403},
     ("POST", "/api/tokens"): {"other organization": 403, "other organization's key": 400,
                               "other client": 403, "viewer": 403, "customer": 403, "worker": 403},
 }  # fmt: skip
@@ -70,6 +76,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int | None]] = {
 class Victim:
     account_id: str
     client_id: str
+    organization_id: str = ""
 
 
 @pytest.fixture
@@ -83,7 +90,7 @@ async def victim(client: Client, tenants: Tenants, token_for: Callable[..., str]
     owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
     created = await client.post("/api/accounts", json=new_account(tenants.a, 0), headers=owner)
     assert created.status_code == 201, created.text
-    return Victim(created.json()["id"], str(tenants.a.client_ids[0]))
+    return Victim(created.json()["id"], str(tenants.a.client_ids[0]), str(tenants.a.organization_id))
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str]]:
@@ -108,9 +115,12 @@ def _credentials(caller: str, tenants: Tenants, token_for: Callable[..., str]) -
     return {"Authorization": f"Bearer {token_for(principal)}"}
 
 
-def _request(method: str, template: str, account_id: str, client_id: str) -> dict[str, Any]:
+def _request(
+    method: str, template: str, account_id: str, client_id: str, organization_id: str
+) -> dict[str, Any]:
     """The call aimed at these ids: in the path, and as the client IRI where a body names one."""
     path = template.replace("{account_id}", account_id).replace("{client_id}", client_id)
+    path = path.replace("{organization_id}", organization_id)
     path = path.replace("{slug}", "whatsapp")
     client_iri = f"/api/clients/{client_id}"
     body: dict[str, Any] | None = {
@@ -119,6 +129,7 @@ def _request(method: str, template: str, account_id: str, client_id: str) -> dic
         ("POST", "/api/clients"): {"name": "Planted"},
         ("PATCH", "/api/clients/{client_id}"): {"name": "Taken over"},
         ("POST", "/api/tokens"): {"client": client_iri, "subject": "intruder"},
+        ("PATCH", "/api/organizations/{organization_id}"): {"allowedOrigins": ["https://intruder.example"]},
     }.get((method, template))
     content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
     return {
@@ -139,6 +150,10 @@ async def _victim_rows(db: asyncpg.Connection, victim: Victim) -> list[Any]:
             victim.client_id,
         )
     ] + [dict(row) for row in await db.fetch("SELECT * FROM clients WHERE id = $1::uuid", victim.client_id)]
+
+
+def _ids(victim: Victim) -> tuple[str, str, str]:
+    return victim.account_id, victim.client_id, victim.organization_id
 
 
 def _without(text: str, *ids: str) -> str:
@@ -163,7 +178,7 @@ async def test_sweep(
     caller: str,
 ) -> None:
     credentials = _credentials(caller, tenants, token_for)
-    never = Victim(str(uuid.uuid4()), str(uuid.uuid4()))
+    never = Victim(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
     mismatches: list[str] = []
     for method, template in _operations(document):
         expected = EXPECTED[(method, template)][caller]
@@ -171,7 +186,7 @@ async def test_sweep(
             continue
         label = f"{caller}: {method} {template}"
         rows, victim_rows = await row_counts(db), await _victim_rows(db, victim)
-        aimed = _request(method, template, victim.account_id, victim.client_id)
+        aimed = _request(method, template, victim.account_id, victim.client_id, victim.organization_id)
         response: httpx.Response = await client.request(
             **aimed | {"headers": aimed["headers"] | credentials}
         )
@@ -182,10 +197,10 @@ async def test_sweep(
         if expected >= 400:
             assert await row_counts(db) == rows, f"{label} changed rows while refused"
             # Indistinguishable from aiming at ids that never existed: no existence leak.
-            missing = _request(method, template, never.account_id, never.client_id)
+            missing = _request(method, template, never.account_id, never.client_id, never.organization_id)
             other = await client.request(**missing | {"headers": missing["headers"] | credentials})
-            seen = (response.status_code, _without(response.text, victim.account_id, victim.client_id))
-            unseen = (other.status_code, _without(other.text, never.account_id, never.client_id))
+            seen = (response.status_code, _without(response.text, *_ids(victim)))
+            unseen = (other.status_code, _without(other.text, *_ids(never)))
             assert seen == unseen, f"{label}: the victim's ids answer differently from unknown ones"
         else:
             assert victim.account_id not in response.text, f"{label} showed the victim's account"

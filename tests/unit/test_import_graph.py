@@ -9,7 +9,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "service"
 # Packages that expose an HTTP resource; the layers below them must not know them.
-RESOURCES = frozenset({"accounts", "auth", "clients", "integrations", "webhooks"})
+RESOURCES = frozenset({"accounts", "auth", "clients", "integrations", "organizations", "webhooks"})
 # Shared layers and what they must never import.
 FORBIDDEN = {
     "web": RESOURCES,

@@ -1,0 +1,23 @@
+"""How accounts describe themselves to Hydra clients (documentation and JSON-LD contexts)."""
+
+from __future__ import annotations
+
+from service.accounts.representation import COLLECTION_IRI, RESOURCE
+from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch
+from service.web.linked_data import LinkedResource
+
+ACCOUNT = LinkedResource(
+    RESOURCE,
+    read=Account,
+    description="A connected account (a WhatsApp number, a LinkedIn login, …) of one client.",
+    collection=COLLECTION_IRI,
+    create=AccountCreate,
+    update=AccountPatch,
+    deletable=True,
+    links={"client": "Client", "integration": "Integration"},
+)
+ACCOUNT_CREDENTIALS = LinkedResource(
+    "AccountCredentials",
+    read=AccountCredentials,
+    description="The decrypted credentials of an account, for inbox workers only.",
+)

@@ -1,0 +1,1 @@
+"""Organizations as a resource: what an owner may read and change about its own organization."""

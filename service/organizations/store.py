@@ -1,0 +1,64 @@
+"""Organization use cases: an owner reads and changes only its own organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from service.auth.principal import Principal
+from service.db.pool import Database
+from service.db.sql import load_queries
+from service.organizations.origins import validated_origins
+from service.organizations.schema import OrganizationPatch
+from service.web.resource import not_found
+
+_SQL = load_queries("service.organizations", "queries.sql")
+
+Row = Mapping[str, Any]
+
+
+def _own(principal: Principal) -> uuid.UUID:
+    if principal.organization_id is None:
+        raise not_found()
+    return principal.organization_id
+
+
+class Organizations:
+    """The caller's own organization; any other id does not exist for it (404)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get(self, principal: Principal, organization_id: uuid.UUID) -> Row:
+        async with self._database.connection() as connection:
+            row: Row | None = await connection.fetchrow(
+                _SQL["get_organization"], organization_id, _own(principal)
+            )
+        if row is None:
+            raise not_found()
+        return row
+
+    async def update(self, principal: Principal, organization_id: uuid.UUID, patch: OrganizationPatch) -> Row:
+        if patch.allowed_origins is msgspec.UNSET:
+            return await self.get(principal, organization_id)
+        origins = validated_origins(patch.allowed_origins)
+        async with self._database.connection() as connection:
+            row: Row | None = await connection.fetchrow(
+                _SQL["update_allowed_origins"], organization_id, _own(principal), origins
+            )
+        if row is None:
+            raise not_found()
+        return row
+
+    async def allowed_origins(self) -> dict[str, frozenset[uuid.UUID]]:
+        """Every allowed origin with the organizations allowing it (only organizations that allow any)."""
+        async with self._database.connection() as connection:
+            rows = await connection.fetch(_SQL["all_allowed_origins"])
+        found: dict[str, set[uuid.UUID]] = {}
+        for row in rows:
+            for origin in row["allowed_origins"]:
+                found.setdefault(origin, set()).add(row["id"])
+        return {origin: frozenset(ids) for origin, ids in found.items()}

@@ -1,0 +1,108 @@
+"""API Platform's own client library reads the service: `@api-platform/api-doc-parser` finds every
+resource, field, operation and filter from the entrypoint, the Hydra documentation and the contexts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.thirdparty.conftest import Served
+from tests.thirdparty.node import run_node
+
+FIELDS = {
+    "accounts": {
+        "id",
+        "name",
+        "headline",
+        "avatar",
+        "provider",
+        "type",
+        "integration",
+        "externalId",
+        "client",
+        "status",
+        "statusReason",
+        "settings",
+        "metadata",
+        "version",
+        "createdAt",
+        "updatedAt",
+        "credentials",
+    },
+    "clients": {"id", "name", "website", "createdAt", "updatedAt"},
+    "integrations": {
+        "id",
+        "name",
+        "provider",
+        "type",
+        "available",
+        "credentialFields",
+        "requiredCredentials",
+    },
+}
+CRUD = {("list", "GET"), ("create", "POST"), ("show", "GET"), ("edit", "PATCH"), ("delete", "DELETE")}
+OPERATIONS = {"accounts": CRUD, "clients": CRUD, "integrations": {("list", "GET"), ("show", "GET")}}
+FILTERS = {
+    "accounts": {
+        "integration",
+        "integration[]",
+        "provider",
+        "provider[]",
+        "status",
+        "status[]",
+        "client",
+        "client[]",
+        "name",
+        "order[createdAt]",
+        "order[name]",
+    },
+    "clients": {"name"},
+    "integrations": set(),
+}
+
+
+def by_name(parsed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {resource["name"]: resource for resource in parsed["resources"]}
+
+
+def test_the_parser_finds_every_resource_field_and_operation_without_credentials(served: Served) -> None:
+    """The entrypoint, documentation and contexts are public: the parser needs no token to read them."""
+    parsed = run_node("hydra_parse.mjs", f"{served.base_url}/api")
+    assert parsed["status"] == 200
+    assert parsed["title"] == "Accounts API"
+    resources = by_name(parsed)
+    assert set(resources) == set(FIELDS)
+    for name, resource in resources.items():
+        assert resource["url"] == f"{served.base_url}/api/{name}"
+        assert {field["name"] for field in resource["fields"]} == FIELDS[name], name
+        assert {(op["type"], op["method"]) for op in resource["operations"]} == OPERATIONS[name], name
+        # The collections themselves are not public: their search templates need a token.
+        assert resource["parameters"] == {"status": 401}
+
+
+def test_fields_carry_types_references_and_access(served: Served) -> None:
+    resources = by_name(run_node("hydra_parse.mjs", f"{served.base_url}/api", served.owner_token))
+    accounts = resources["accounts"]
+    fields = {field["name"]: field for field in accounts["fields"]}
+    assert fields["client"]["reference"] == "clients"
+    assert fields["integration"]["reference"] == "integrations"
+    assert fields["version"]["type"] == "integer"
+    assert fields["createdAt"]["type"] == "dateTime"
+    required = {name for name, field in fields.items() if field["required"]}
+    assert required == {"name", "integration", "credentials"}
+    assert "credentials" in accounts["writable"] and "credentials" not in accounts["readable"]
+    assert "version" in accounts["readable"] and "version" not in accounts["writable"]
+    assert fields["name"]["id"] == f"{served.base_url}/api/docs.jsonld#Account/name"
+    integrations = {field["name"]: field for field in resources["integrations"]["fields"]}
+    assert integrations["available"]["type"] == "boolean"
+    assert resources["integrations"]["writable"] == []
+    edit = next(op for op in accounts["operations"] if op["type"] == "edit")
+    assert edit["expects"] == edit["returns"] == f"{served.base_url}/api/docs.jsonld#Account"
+
+
+def test_with_a_token_the_parser_reads_every_filter(served: Served) -> None:
+    resources = by_name(run_node("hydra_parse.mjs", f"{served.base_url}/api", served.owner_token))
+    for name, resource in resources.items():
+        assert {p["variable"] for p in resource["parameters"]} == FILTERS[name], name
+    status = next(p for p in resources["accounts"]["parameters"] if p["variable"] == "status[]")
+    assert status["range"] == "http://www.w3.org/2001/XMLSchema#string"
+    assert status["required"] is False

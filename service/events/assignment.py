@@ -63,7 +63,7 @@ class AccountAssignment:
         self._rebuild_started = 0.0
         self._ready = False
         self._stopping = False
-        # Bumped whenever partitions are sought: records fetched before that are stale.
+        # Bumped whenever partitions are sought: a fetch spanning it is dropped and read again.
         self._epoch = 0
         self._lock = asyncio.Lock()
         self._failure: BaseException | None = None
@@ -124,6 +124,9 @@ class AccountAssignment:
             if self._shares and self._watch.lapsed():
                 await self._lose()
             if epoch != self._epoch:
+                # Fetched around a seek: read again from what was applied, to drop nothing and repeat nothing.
+                for tp, share in self._shares.items():
+                    self._consumer.seek(tp, share.position)
                 return
             for tp, records in batch.items():
                 if (share := self._shares.get(tp)) is not None:
@@ -158,6 +161,7 @@ class AccountAssignment:
             self._ready = True
             if rebuilding:
                 self.stats.record_rebuild(time.monotonic() - self._rebuild_started)
+            log.info("ready: %d accounts of %d partitions", len(self.accounts), len(self._shares))
             await self._notify.ready(len(self.accounts))
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
@@ -181,6 +185,7 @@ class AccountAssignment:
             if self._stopping:
                 return
             self._watch.confirm()
+            log.info("assigned %s (%d resumed)", sorted(tp.partition for tp in assigned), len(retained))
             for tp in sorted(assigned & retained.keys()):
                 share = self._shares[tp] = retained[tp]
                 self._consumer.seek(tp, share.position)
@@ -195,7 +200,20 @@ class AccountAssignment:
             self._shares[tp] = Share(self._accept)
         if partitions:
             self._rebuild_started = time.monotonic()
-            await self._consumer.seek_to_beginning(*partitions)
+            # Explicit offsets: the share records where it starts, to resume there after a stale fetch.
+            try:
+                beginnings = await self._consumer.beginning_offsets(partitions)
+            except KafkaError as exc:
+                # Taken up again by the watchdog once the broker answers (and the group still agrees).
+                log.warning("cannot rebuild %s yet: %s", partitions, exc)
+                for tp in partitions:
+                    del self._shares[tp]
+                    self._lost[tp] = 0
+                self._count()
+                return
+            for tp, offset in beginnings.items():
+                self._shares[tp].position = offset
+                self._consumer.seek(tp, offset)
             try:
                 self._ends.update(await self._consumer.end_offsets(partitions))
             except KafkaError as exc:

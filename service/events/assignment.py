@@ -125,8 +125,8 @@ class AccountAssignment:
                 await self._lose()
             if epoch != self._epoch:
                 # Fetched around a seek: read again from what was applied, to drop nothing and repeat nothing.
-                for tp, share in self._shares.items():
-                    self._consumer.seek(tp, share.position)
+                for tp, resumed in self._shares.items():
+                    self._consumer.seek(tp, resumed.position)
                 return
             for tp, records in batch.items():
                 if (share := self._shares.get(tp)) is not None:

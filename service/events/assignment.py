@@ -76,7 +76,8 @@ class AccountAssignment:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             partition_assignment_strategy=(StickyPartitionAssignor,),
-            **options,
+            # A fetch waiting for data on followed partitions delays the first read of new ones.
+            **{"fetch_max_wait_ms": 100} | options,
         )
 
     @property

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 import time
 import uuid
@@ -19,10 +18,12 @@ from service.app import create_app
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import event_settings, running_relay, wait_until
-from tests.identity import WORKER, Tenants
-from tests.integration.accounts_support import JSON, Api, new_account
+from tests.identity import Tenants
+from tests.integration.accounts_support import Api
 from tests.integration.fleet_support import (
+    CREDENTIALS,
     SESSION_TIMEOUT_MS,
+    Accounts,
     Member,
     describe,
     exact,
@@ -32,11 +33,6 @@ from tests.integration.fleet_support import (
 )
 
 PARTITIONS = 12
-CREDENTIALS = {
-    "whatsapp": {"phoneNumberId": "1098765432", "accessToken": "t"},
-    "telegram": {"botToken": "t"},
-    "gmail": {"email": "inbox@example.com", "refreshToken": "t"},
-}
 
 
 @pytest.fixture
@@ -52,81 +48,6 @@ async def fleet_settings(settings: Settings) -> Settings:
 async def rest(fleet_settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Api]:
     async with AsyncTestClient(app=create_app(fleet_settings)) as http:
         yield Api(http, token_for)
-
-
-class Accounts:
-    """Account changes through the REST API, as owners, customers and workers make them."""
-
-    def __init__(self, api: Api, tenants: Tenants, db: asyncpg.Connection) -> None:
-        self.api, self.tenants, self.db = api, tenants, db
-        self._numbers = itertools.count(1)
-
-    async def create(self, integration: str, tenant_index: int = 0) -> str:
-        tenant = self.tenants.a if tenant_index == 0 else self.tenants.b
-        number = next(self._numbers)
-        body = new_account(
-            tenant,
-            number % 2,
-            integration=f"/api/integrations/{integration}",
-            externalId=f"+1555{number:07d}",
-            credentials=CREDENTIALS[integration],
-        )
-        return str((await self.api.created(tenant.owner, body))["id"])
-
-    async def _owner_of(self, account: str) -> Any:
-        query = "SELECT organization_id FROM accounts WHERE id = $1"
-        organization = await self.db.fetchval(query, uuid.UUID(account))
-        a, b = self.tenants.a, self.tenants.b
-        return a.owner if organization == a.organization_id else b.owner
-
-    async def patch(self, account: str, body: dict[str, Any], as_worker: bool = False) -> None:
-        who = WORKER if as_worker else await self._owner_of(account)
-        response = await self.api.patch(who, f"/api/accounts/{account}", body, JSON)
-        assert response.status_code == 200, response.text
-
-    async def remove(self, account: str) -> None:
-        response = await self.api.delete(await self._owner_of(account), f"/api/accounts/{account}")
-        assert response.status_code == 204, response.text
-
-    async def pollable(self, integration: str = "whatsapp") -> set[str]:
-        rows = await self.db.fetch(
-            "SELECT id FROM accounts WHERE deleted_at IS NULL AND integration = $1"
-            " AND status NOT IN ('paused', 'disconnected')",
-            integration,
-        )
-        return {str(row["id"]) for row in rows}
-
-    async def with_status(self, *statuses: str) -> list[str]:
-        rows = await self.db.fetch(
-            "SELECT id FROM accounts WHERE deleted_at IS NULL AND integration = 'whatsapp'"
-            " AND status = ANY($1::text[]) ORDER BY id",
-            list(statuses),
-        )
-        return [str(row["id"]) for row in rows]
-
-    async def churn(self, rng: random.Random) -> tuple[str, str]:
-        """One change of a random kind to a random WhatsApp account: (kind, account id)."""
-        kind = rng.choice(["pause", "resume", "disconnect", "reconnect", "rename", "remove", "create"])
-        if kind == "create":
-            return kind, await self.create("whatsapp", rng.randrange(2))
-        wanted = {"resume": ["paused"], "reconnect": ["disconnected"]}
-        candidates = await self.with_status(*wanted.get(kind, ["connecting", "connected"]))
-        if not candidates:
-            return "none", ""
-        account = rng.choice(candidates)
-        if kind == "pause":
-            await self.patch(account, {"status": "paused"})
-        elif kind == "resume":
-            await self.patch(account, {"status": "connecting"})
-        elif kind == "disconnect":
-            await self.patch(account, {"status": "disconnected", "statusReason": "revoked"}, as_worker=True)
-        elif kind == "reconnect":
-            await self.patch(account, {"credentials": CREDENTIALS["whatsapp"]})
-        elif kind == "rename":
-            await self.patch(account, {"name": f"Renamed {rng.randrange(10**6)}"})
-        else:
-            await self.remove(account)
-        return kind, account
 
 
 class Churn:

@@ -15,6 +15,7 @@ from service.events.membership import MembershipWatch
 from service.events.ownership import AccountFilter, Assigned, Released, Share, Updated
 from service.events.schema import AccountChange
 from service.events.worker_metrics import WorkerCollector, WorkerStats
+from service.settings import SettingsError, load_settings
 
 _offsets = itertools.count()
 
@@ -138,3 +139,21 @@ def test_worker_metrics_follow_the_prometheus_conventions(seconds: float) -> Non
     if promtool := shutil.which("promtool"):
         lint = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
         assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"WORKER_SESSION_TIMEOUT_MS": "5000"}, "WORKER_SESSION_TIMEOUT_MS must be at least 3 x"),
+        ({"WORKER_HEARTBEAT_INTERVAL_MS": "0"}, "WORKER_SESSION_TIMEOUT_MS must be at least 3 x"),
+        ({"WORKER_METRICS_PORT": "-1"}, "WORKER_METRICS_PORT must be between 0"),
+    ],
+)
+def test_bad_fleet_settings_are_named(variables: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{message}"):
+        load_settings({"DATABASE_URL": "postgresql://app@localhost/accounts", **variables})
+
+
+def test_the_default_fleet_timings_leave_room_for_a_failover_within_fifteen_seconds() -> None:
+    settings = load_settings({"DATABASE_URL": "postgresql://app@localhost/accounts"})
+    assert settings.worker_session_timeout_ms + settings.worker_heartbeat_interval_ms <= 13_000

@@ -61,19 +61,20 @@ class AccountEvent:
 def parse_record(record: ConsumerRecord[bytes, bytes]) -> AccountEvent:
     """Read an event from a record's CloudEvents headers and JSON value."""
     try:
-        attributes = {name: value.decode() for name, value in record.headers}
+        # Only the headers used are decoded: rebuilding a share reads every record of the state topic.
+        attributes = dict(record.headers)
         missing = [name for name in _REQUIRED if name not in attributes]
         if missing:
             raise NotAnAccountEvent(f"missing headers {', '.join(missing)}")
         return AccountEvent(
-            id=attributes["ce_id"],
-            type=attributes["ce_type"],
-            account_id=attributes["ce_subject"],
-            organization_id=attributes.get("ce_organization", ""),
-            client_id=attributes.get("ce_client", ""),
+            id=attributes["ce_id"].decode(),
+            type=attributes["ce_type"].decode(),
+            account_id=attributes["ce_subject"].decode(),
+            organization_id=attributes.get("ce_organization", b"").decode(),
+            client_id=attributes.get("ce_client", b"").decode(),
             version=int(attributes["ce_accountversion"]),
-            time=attributes.get("ce_time", ""),
-            source=attributes.get("ce_source", ""),
+            time=attributes.get("ce_time", b"").decode(),
+            source=attributes.get("ce_source", b"").decode(),
             account=None if record.value is None else _decode_value(record.value),
             topic=record.topic,
             partition=record.partition,

@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
 
 from service.events.consumer import NotAnAccountEvent, parse_record
 from service.events.handler import AssignmentHandler, Notifier
-from service.events.membership import MembershipWatch
+from service.events.membership import GroupListener, MembershipWatch
 from service.events.ownership import AccountFilter, Share
 from service.events.schema import AccountChange
 from service.events.worker_metrics import WorkerStats
@@ -113,7 +113,9 @@ class AccountAssignment:
                 return False
             except TimeoutError:
                 pass
-        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        self._consumer.subscribe(
+            [self._topic], listener=GroupListener(self._revoked, self._assigned, self._fail)
+        )
         return True
 
     async def _round(self) -> None:
@@ -186,8 +188,9 @@ class AccountAssignment:
             if self._stopping:
                 return
             self._watch.confirm()
-            log.info("assigned %s (%d resumed)", sorted(tp.partition for tp in assigned), len(retained))
-            for tp in sorted(assigned & retained.keys()):
+            resumed = sorted(assigned & retained.keys())
+            log.info("assigned %s (%d resumed)", sorted(tp.partition for tp in assigned), len(resumed))
+            for tp in resumed:
                 share = self._shares[tp] = retained[tp]
                 self._consumer.seek(tp, share.position)
                 await self._notify.tell_all(share.take_over())
@@ -279,22 +282,3 @@ class AccountAssignment:
     def _fail(self, exc: BaseException) -> None:
         log.error("the application failed handling its accounts: %r", exc)
         self._failure = exc
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Runs inside the group protocol: revocation before the group re-forms, assignment after."""
-
-    def __init__(self, member: AccountAssignment) -> None:
-        self._member = member
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        try:
-            await self._member._revoked(set(revoked))
-        except Exception as exc:
-            self._member._fail(exc)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        try:
-            await self._member._assigned(set(assigned))
-        except Exception as exc:
-            self._member._fail(exc)

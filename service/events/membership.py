@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+
+Callback = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
 @dataclass
@@ -35,3 +40,25 @@ class MembershipWatch:
     def lapsed(self, now: float | None = None) -> bool:
         moment = time.monotonic() if now is None else now
         return moment - self.confirmed_at > self.allowance
+
+
+class GroupListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs inside the group protocol: revocation before the group re-forms, assignment after it.
+
+    aiokafka only logs a failing listener, so the failure is handed to `fail` to stop the member.
+    """
+
+    def __init__(self, revoked: Callback, assigned: Callback, fail: Callable[[BaseException], None]) -> None:
+        self._revoked, self._assigned, self._fail = revoked, assigned, fail
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        try:
+            await self._revoked(set(revoked))
+        except Exception as exc:
+            self._fail(exc)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        try:
+            await self._assigned(set(assigned))
+        except Exception as exc:
+            self._fail(exc)

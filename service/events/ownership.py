@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
+
 from service.events.consumer import AccountEvent
 from service.events.schema import AccountChange
 
@@ -65,6 +67,27 @@ class AccountFilter:
         return None
 
 
+# Fields every change bumps; they say nothing about what changed.
+_BOOKKEEPING = frozenset({"version", "updatedAt", "changes"})
+_FIELDS = [
+    (index, name)
+    for index, name in enumerate(AccountChange.__struct_encode_fields__)
+    if name not in _BOOKKEEPING
+]
+
+
+def changed_fields(before: AccountChange | None, after: AccountChange) -> list[str]:
+    """The JSON names of the fields that differ: the state topic's snapshots carry no `changes`.
+
+    Credentials are never in a snapshot, and a change that alters nothing is not written, so a new
+    version with no visible difference is a credential replacement.
+    """
+    if before is None:
+        return []
+    old, new = msgspec.structs.astuple(before), msgspec.structs.astuple(after)
+    return [name for index, name in _FIELDS if old[index] != new[index]] or ["credentials"]
+
+
 def _slug(reference: str) -> str:
     return reference.removeprefix(_INTEGRATION_IRI)
 
@@ -96,6 +119,7 @@ class Share:
         if not self.accept.accepts(account):
             self.accounts.pop(event.account_id, None)
             return self._drop(event.account_id, "filtered")
+        previous = self.accounts.get(event.account_id)
         self.accounts[event.account_id] = account
         if self.rebuilding:
             return None
@@ -103,7 +127,7 @@ class Share:
         if reason is not None:
             return self._drop(event.account_id, reason)
         if event.account_id in self.owned:
-            return Updated(account, event.changes)
+            return Updated(account, event.changes or changed_fields(previous, account))
         self.owned.add(event.account_id)
         return Assigned(account)
 

@@ -192,7 +192,7 @@ async def _each_change_reaches_its_owner(accounts: Accounts, members: list[Membe
     await measure(
         "rename",
         accounts.patch(active[0], {"name": "Jim Halpert"}),
-        lambda: target.saw("updated", active[0], mark),
+        lambda: target.saw("updated", active[0], mark, changes=["name"]),
     )
     for kind, account, body, reason in [
         ("pause", active[1], {"status": "paused"}, "paused"),

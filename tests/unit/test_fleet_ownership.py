@@ -91,6 +91,17 @@ def test_after_the_rebuild_each_change_is_told_with_its_reason() -> None:
     assert share.owned == set()
 
 
+def test_without_changes_on_the_record_they_are_read_from_the_snapshots() -> None:
+    share = Share(AccountFilter())
+    share.apply(event("a", 1))
+    share.take_over()
+    moved = event("a", 2, status="connecting", integration="whatsapp")
+    assert share.apply(moved) == Updated(moved.account, ["status"])  # type: ignore[arg-type]
+    # Same visible fields, a new version: only the write-only credentials can have changed.
+    again = event("a", 3, status="connecting")
+    assert share.apply(again) == Updated(again.account, ["credentials"])  # type: ignore[arg-type]
+
+
 def test_versions_not_above_the_last_applied_are_ignored() -> None:
     share = Share(AccountFilter())
     share.apply(event("a", 3))

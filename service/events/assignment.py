@@ -13,11 +13,12 @@ import logging
 import time
 from collections.abc import Iterable
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
 
-from service.events.consumer import NotAnAccountEvent, parse_record
+from service.events.cloudevents import REMOVED
 from service.events.handler import AssignmentHandler, Notifier
 from service.events.membership import GroupListener, MembershipWatch
 from service.events.ownership import AccountFilter, Share
@@ -25,6 +26,8 @@ from service.events.schema import AccountChange
 from service.events.worker_metrics import WorkerStats
 
 log = logging.getLogger(__name__)
+_decode = msgspec.json.Decoder(AccountChange).decode
+_REMOVED = REMOVED.encode()
 _FETCH_TIMEOUT_MS = 200
 _TOPIC_WAIT = 1.0
 
@@ -138,13 +141,20 @@ class AccountAssignment:
 
     async def _apply(self, share: Share, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
+            # Only what the share needs is read, and a value only when its version is new: a rebuild
+            # goes through every record of the partition.
+            headers = dict(record.headers)
             try:
-                event = parse_record(record)
-            except NotAnAccountEvent as exc:
-                log.warning("skipping %s:%d@%d: %s", record.topic, record.partition, record.offset, exc)
+                account_id = headers["ce_subject"].decode()
+                version = int(headers["ce_accountversion"])
+                removed = record.value is None or headers.get("ce_type") == _REMOVED
+                fresh = share.fresh(account_id, version)
+                account = _decode(record.value) if fresh and not removed else None
+            except (KeyError, ValueError, msgspec.DecodeError) as exc:
+                log.warning("skipping %s:%d@%d: %r", record.topic, record.partition, record.offset, exc)
                 share.position = record.offset + 1
                 continue
-            if (change := share.apply(event)) is not None:
+            if (change := share.take(account_id, version, record.offset, account)) is not None:
                 await self._notify.tell(change)
 
     async def _finish_rebuilds(self) -> None:

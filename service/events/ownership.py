@@ -107,28 +107,38 @@ class Share:
 
     def apply(self, event: AccountEvent) -> Change | None:
         """Take one record into account; return what the application must be told, if anything."""
-        self.position = max(self.position, event.offset + 1)
-        last = self.versions.get(event.account_id)
-        if last is not None and event.version <= last:
+        account = None if event.removed else event.account
+        return self.take(event.account_id, event.version, event.offset, account)
+
+    def fresh(self, account_id: str, version: int) -> bool:
+        """Whether a record of this version is still to be applied (read before decoding its value)."""
+        last = self.versions.get(account_id)
+        return last is None or version > last
+
+    def take(
+        self, account_id: str, version: int, offset: int, account: AccountChange | None
+    ) -> Change | None:
+        """`apply` from a record's parts: the account as of `version`, None once removed."""
+        self.position = max(self.position, offset + 1)
+        if not self.fresh(account_id, version):
             return None
-        self.versions[event.account_id] = event.version
-        account = event.account
-        if event.removed or account is None:
-            self.accounts.pop(event.account_id, None)
-            return self._drop(event.account_id, "removed")
+        self.versions[account_id] = version
+        if account is None:
+            self.accounts.pop(account_id, None)
+            return self._drop(account_id, "removed")
         if not self.accept.accepts(account):
-            self.accounts.pop(event.account_id, None)
-            return self._drop(event.account_id, "filtered")
-        previous = self.accounts.get(event.account_id)
-        self.accounts[event.account_id] = account
+            self.accounts.pop(account_id, None)
+            return self._drop(account_id, "filtered")
+        previous = self.accounts.get(account_id)
+        self.accounts[account_id] = account
         if self.rebuilding:
             return None
         reason = self.accept.why_not(account)
         if reason is not None:
-            return self._drop(event.account_id, reason)
-        if event.account_id in self.owned:
-            return Updated(account, event.changes or changed_fields(previous, account))
-        self.owned.add(event.account_id)
+            return self._drop(account_id, reason)
+        if account_id in self.owned:
+            return Updated(account, account.changes or changed_fields(previous, account))
+        self.owned.add(account_id)
         return Assigned(account)
 
     def _drop(self, account_id: str, reason: ReleaseReason) -> Released | None:

@@ -168,3 +168,29 @@ def test_bad_fleet_settings_are_named(variables: dict[str, str], message: str) -
 def test_the_default_fleet_timings_leave_room_for_a_failover_within_fifteen_seconds() -> None:
     settings = load_settings({"DATABASE_URL": "postgresql://app@localhost/accounts"})
     assert settings.worker_session_timeout_ms + settings.worker_heartbeat_interval_ms <= 13_000
+
+
+async def test_a_member_skips_records_that_are_not_account_events_and_reads_on() -> None:
+    from aiokafka import ConsumerRecord
+
+    from service.events.assignment import AccountAssignment
+    from service.events.cloudevents import state_record
+    from service.events.handler import Handler
+    from tests.unit.test_event_consumer import ACCOUNT, outbox_event
+
+    good = state_record(outbox_event(2))
+    parts = [
+        (b"k", b"{}", []),
+        (b"k", b"{}", [("ce_subject", b"a"), ("ce_accountversion", b"two")]),
+        (b"k", b"not json", [("ce_subject", b"b"), ("ce_accountversion", b"1")]),
+        (good.key, good.value, good.headers),
+    ]
+    records = [
+        ConsumerRecord("accounts.state", 0, offset, 0, 0, key, value, None, 1, 1, headers)
+        for offset, (key, value, headers) in enumerate(parts)
+    ]
+    share = Share(AccountFilter())
+    member = AccountAssignment("127.0.0.1:9", "accounts.state", "g", Handler())
+    await member._apply(share, records)
+    assert share.position == 4 and list(share.accounts) == [str(ACCOUNT)]
+    assert share.versions == {str(ACCOUNT): 2}

@@ -61,20 +61,19 @@ class AccountEvent:
 def parse_record(record: ConsumerRecord[bytes, bytes]) -> AccountEvent:
     """Read an event from a record's CloudEvents headers and JSON value."""
     try:
-        # Only the headers used are decoded: rebuilding a share reads every record of the state topic.
-        attributes = dict(record.headers)
+        attributes = {name: value.decode() for name, value in record.headers}
         missing = [name for name in _REQUIRED if name not in attributes]
         if missing:
             raise NotAnAccountEvent(f"missing headers {', '.join(missing)}")
         return AccountEvent(
-            id=attributes["ce_id"].decode(),
-            type=attributes["ce_type"].decode(),
-            account_id=attributes["ce_subject"].decode(),
-            organization_id=attributes.get("ce_organization", b"").decode(),
-            client_id=attributes.get("ce_client", b"").decode(),
+            id=attributes["ce_id"],
+            type=attributes["ce_type"],
+            account_id=attributes["ce_subject"],
+            organization_id=attributes.get("ce_organization", ""),
+            client_id=attributes.get("ce_client", ""),
             version=int(attributes["ce_accountversion"]),
-            time=attributes.get("ce_time", b"").decode(),
-            source=attributes.get("ce_source", b"").decode(),
+            time=attributes.get("ce_time", ""),
+            source=attributes.get("ce_source", ""),
             account=None if record.value is None else _decode_value(record.value),
             topic=record.topic,
             partition=record.partition,
@@ -158,7 +157,9 @@ class AccountEventConsumer:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="latest" if start == "latest" else "earliest",
-            **options,
+            # The relay publishes each batch as a Kafka transaction: records of a batch that was
+            # aborted (a fenced relay's, a failed one's) are never handed out.
+            **({"isolation_level": "read_committed"} | options),
         )
 
     async def start(self) -> None:

@@ -157,9 +157,7 @@ class AccountEventConsumer:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="latest" if start == "latest" else "earliest",
-            # The relay publishes each batch as a Kafka transaction: records of a batch that was
-            # aborted (a fenced relay's, a failed one's) are never handed out.
-            **({"isolation_level": "read_committed"} | options),
+            **options,
         )
 
     async def start(self) -> None:

@@ -59,6 +59,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     relay_takeover_after: float = 3.0
     # Fault injection only: seconds the relay waits between reading a batch and sending it.
     relay_debug_pause_after_read: float = 0.0
+    # Fleet members (worker-example --group): how fast the group notices a lost member.
+    worker_session_timeout_ms: int = 10_000
+    worker_heartbeat_interval_ms: int = 3_000
+    worker_metrics_port: int = 0
     outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
@@ -244,6 +248,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         _require(
             self.relay_metrics_port in range(0, 65536),
             "RELAY_METRICS_PORT",
+            "must be between 0 (off) and 65535",
+        )
+        _require(
+            self.worker_heartbeat_interval_ms >= 10
+            and self.worker_session_timeout_ms >= 3 * self.worker_heartbeat_interval_ms,
+            "WORKER_SESSION_TIMEOUT_MS",
+            "must be at least 3 x WORKER_HEARTBEAT_INTERVAL_MS (which must be at least 10)",
+        )
+        _require(
+            self.worker_metrics_port in range(0, 65536),
+            "WORKER_METRICS_PORT",
             "must be between 0 (off) and 65535",
         )
         _require(self.outbox_retention_seconds >= 0, "OUTBOX_RETENTION_SECONDS", "must not be negative")

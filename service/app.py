@@ -30,6 +30,7 @@ from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
 from service.web.problems import exception_handlers
+from service.webhooks.wiring import webhooks_router
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
 MAX_BODY_BYTES = 256 * 1024
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             *auth_routes.route_handlers,
             accounts_router(settings, lambda: resources.db),
             ClientController,
+            webhooks_router(settings, lambda: resources.db),
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),

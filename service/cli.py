@@ -11,6 +11,7 @@ from service.db.migrate import MigrationError, migrate
 from service.events.commands import register as register_event_commands
 from service.provisioning import register as register_provisioning_commands
 from service.settings import Settings, SettingsError, load_settings
+from service.webhooks.commands import register as register_webhook_commands
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=summary, description=summary).set_defaults(handler=handler)
     register_event_commands(commands)
     register_provisioning_commands(commands)
+    register_webhook_commands(commands)
     return parser
 
 

@@ -26,7 +26,7 @@ FOR UPDATE;
 SELECT id FROM clients WHERE organization_id = $1 AND id = ANY ($2::uuid[]);
 
 -- name: lock_organization
-SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::text, 0));
+SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text, 0));
 
 -- name: insert_endpoint
 INSERT INTO webhook_endpoints (id, organization_id, url, description, event_types, client_ids, enabled,

@@ -64,6 +64,9 @@ class Receiver:
         self._seen: dict[str, int] = {}
         self._release = asyncio.Event()
         self._server: asyncio.Server | None = None
+        # Requests being answered right now, and the most there ever were at once.
+        self.open = 0
+        self.most_open = 0
 
     async def __aenter__(self) -> Receiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -94,14 +97,25 @@ class Receiver:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 request = Received(path, headers, body, time.monotonic())
                 self.requests.append(request)
+                self.open += 1
+                self.most_open = max(self.most_open, self.open)
                 key = headers.get("webhook-id", "")
                 before = self._seen.get(key, 0)
                 self._seen[key] = before + 1
                 reply = self.behave(request, before)
                 request.status = 0 if reply.hang else reply.status
                 if reply.hang:
-                    await self._release.wait()
+                    # Until the sender gives up (closes the connection) or the receiver stops.
+                    waiters = [
+                        asyncio.ensure_future(self._release.wait()),
+                        asyncio.ensure_future(reader.read(1)),
+                    ]
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                    for waiter in waiters:
+                        waiter.cancel()
+                    self.open -= 1
                     return
+                self.open -= 1
                 extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
                 writer.write(
                     f"HTTP/1.1 {reply.status} X\r\nContent-Length: {len(reply.body)}\r\n{extra}\r\n".encode()

@@ -47,8 +47,10 @@ class Dispatcher:
         self._per_endpoint: Counter[uuid.UUID] = Counter()
         self._done: list[Outcome] = []
         self._secrets: dict[tuple[uuid.UUID, bytes], str] = {}
-        days = settings.webhooks_disable_after_seconds / 86400
-        self._reasons = (GONE_REASON, f"Every delivery failed for {days:g} days.")
+        self._reasons = (
+            GONE_REASON,
+            f"Every delivery failed for {_duration(settings.webhooks_disable_after_seconds)}.",
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Be the active dispatcher whenever possible until `stop` is set; a lost database is reconnected."""
@@ -229,6 +231,14 @@ class Dispatcher:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+def _duration(seconds: float) -> str:
+    """`5 days`, `2 hours`, `0.5 seconds`: how long an endpoint may fail before it is disabled."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}{'' if seconds == size else 's'}"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -31,6 +31,7 @@ _BATCH = 500
 _RECONNECT_DELAY = 1.0
 _STATS_INTERVAL = 5.0
 _CLEANUP_INTERVAL = 60.0
+_STOP_GRACE = 2.0
 GONE_REASON = "The endpoint answered 410 Gone."
 
 
@@ -133,9 +134,9 @@ class Dispatcher:
             started = await self._start_due(store, sender)
             if started < _BATCH or len(self._tasks) >= _MAX_IN_FLIGHT:
                 await self._idle(stop)
-        # Let requests in flight finish within their timeouts, so their outcomes are recorded.
+        # Requests in flight get a short grace to finish and be recorded; the rest are sent again later.
         if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=self._settings.webhooks_read_timeout + 5)
+            await asyncio.wait(list(self._tasks.values()), timeout=_STOP_GRACE)
         await self._flush(store)
 
     async def _start_due(self, store: DispatcherStore, sender: Sender) -> int:
@@ -256,6 +257,6 @@ async def dispatcher_alongside(settings: Settings, cipher: CredentialCipher) -> 
     finally:
         stop.set()
         try:
-            await asyncio.wait_for(task, settings.webhooks_read_timeout + 10)
+            await asyncio.wait_for(task, _STOP_GRACE + 10)
         except TimeoutError:
             log.warning("the webhook dispatcher did not stop in time; cancelled")

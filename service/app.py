@@ -30,6 +30,7 @@ from service.settings import Settings, load_settings
 from service.web import health
 from service.web.allow import complete_allow_header
 from service.web.problems import exception_handlers
+from service.webhooks.openapi import webhooks_section
 from service.webhooks.wiring import webhooks_router
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
                 }
             ),
             render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            webhooks=dict(webhooks_section()),
         ),
         debug=False,
     )

@@ -121,3 +121,34 @@ async def test_a_hanging_endpoint_or_account_holds_back_nothing_else(
         # The slow account's second version waits behind its first, which is still unanswered.
         slow = str(slow_account[0])
         assert [r.event["accountversion"] for r in partly.requests if r.event["subject"] == slow] == [1]
+
+
+async def test_the_command_delivers_and_a_standby_takes_over(
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+) -> None:
+    env = {
+        "DATABASE_URL": wh_settings.database_url,
+        "CREDENTIALS_KEYS": wh_settings.credentials_keys,
+        "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
+        "WEBHOOKS_POLL_INTERVAL": "0.1",
+        "LOG_FORMAT": "text",
+    }
+    async with Receiver() as receiver:
+        await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
+        command = eventing.cli("webhooks", env=env)
+        try:
+            account = await eventing.create_account(writer, events_of(tenants.a))
+            await eventually(lambda: len(receiver.requests) == 1)
+            async with dispatching(wh_settings):
+                # The in-process dispatcher waits as a standby while the command holds the lock.
+                await eventing.update_account(writer, account, name="Stanley Hudson")
+                await eventually(lambda: len(receiver.requests) == 2)
+                command.terminate()
+                assert command.wait(timeout=20) == 0
+                await eventing.update_account(writer, account, name="Phyllis Vance")
+                await eventually(lambda: len(receiver.requests) == 3)
+        finally:
+            if command.poll() is None:
+                command.kill()
+    assert [r.event["accountversion"] for r in receiver.requests] == [1, 2, 3]
+    assert len(receiver.unique()) == 3

@@ -119,73 +119,74 @@ SELECT pg_notify($1, '');
 SELECT pg_try_advisory_lock($1);
 
 -- name: due
--- The first waiting delivery of each (endpoint, account) that is due, at most $3 per endpoint; $1
--- are in flight (still pending here, so they hold their accounts' later deliveries back), $2 are
--- endpoints with no free slot.
-WITH heads AS (
-    SELECT d.id, d.position,
-           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.position) AS rank
-    FROM webhook_deliveries AS d
-    JOIN webhook_endpoints AS e ON e.id = d.endpoint_id AND e.enabled
-    WHERE d.state = 'pending' AND d.next_attempt_at <= now()
-      AND d.id <> ALL ($1::uuid[])
-      AND d.endpoint_id <> ALL ($2::uuid[])
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries AS p
-          WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id
-            AND p.state = 'pending' AND p.position < d.position
-      )
-)
+-- Per enabled endpoint with a free slot ($2 are full), its oldest due deliveries that are first in
+-- their (endpoint, account) queue, at most $3; $1 are in flight (still pending here, so they hold
+-- their accounts' later deliveries back). Each endpoint is scanned on its own, in position order, so
+-- one endpoint's backlog neither crowds out nor slows the others' turns.
 SELECT d.id, d.endpoint_id, d.attempts, m.position, m.event_id, m.event_type, m.account_id,
        m.organization_id, m.client_id, m.account_version, m.payload::text AS payload, m.created_at,
        e.url, e.secret, e.secret_key_id,
        CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
        e.previous_secret_key_id
-FROM heads AS h
-JOIN webhook_deliveries AS d ON d.id = h.id
+FROM webhook_endpoints AS e
+CROSS JOIN LATERAL (
+    SELECT d.id, d.endpoint_id, d.event_id, d.attempts, d.position
+    FROM webhook_deliveries AS d
+    WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= now()
+      AND d.id <> ALL ($1::uuid[])
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_deliveries AS p
+          WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id
+            AND p.state = 'pending' AND p.position < d.position
+      )
+    ORDER BY d.position
+    LIMIT $3
+) AS d
 JOIN webhook_messages AS m ON m.event_id = d.event_id
-JOIN webhook_endpoints AS e ON e.id = d.endpoint_id
-WHERE h.rank <= $3
-ORDER BY h.position
+WHERE e.enabled AND e.id <> ALL ($2::uuid[])
+  AND EXISTS (SELECT 1 FROM webhook_deliveries AS w WHERE w.endpoint_id = e.id AND w.state = 'pending')
+ORDER BY d.position
 LIMIT $4;
 
 -- name: record_outcomes
--- $3 NULL: no further attempt (delivered or given up); otherwise the next one in $3 seconds.
-UPDATE webhook_deliveries AS d
-SET state = o.state,
-    attempts = d.attempts + 1,
-    next_attempt_at = CASE WHEN o.delay IS NULL THEN d.next_attempt_at
-                           ELSE o.at + make_interval(secs => o.delay) END,
-    last_attempt_at = o.at,
-    last_status = o.status,
-    last_error = o.error,
-    last_latency_ms = o.latency,
-    delivered_at = CASE WHEN o.state = 'delivered' THEN o.at ELSE d.delivered_at END,
-    history = jsonb_path_query_array(
-        d.history || jsonb_build_array(jsonb_build_object(
-            'at', api_timestamp(o.at), 'status', o.status, 'latencyMs', o.latency, 'error', o.error)),
-        '$[last - 19 to last]')
-FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::integer[], $5::text[], $6::float8[],
-            $7::timestamptz[]) AS o (id, state, delay, status, error, latency, at)
-WHERE d.id = o.id;
-
--- name: record_endpoint_outcomes
--- Any success ends an endpoint's failure run; 410 ($3) disables it at once, and so does a run of
--- failures older than $4 seconds. Returns the endpoints disabled now and why.
+-- One statement: the attempts ($3 NULL: no further attempt, delivered or given up; otherwise the next
+-- one in $3 seconds), then their endpoints' health. Any success ends an endpoint's failure run; 410
+-- ($10) disables it at once, and so does a run of failures older than $11 seconds. Returns the
+-- endpoints disabled now and why.
 WITH o AS (
-    SELECT * FROM unnest($1::uuid[], $2::boolean[], $3::boolean[]) AS o (id, ok, gone)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::integer[], $5::text[], $6::float8[],
+                         $7::timestamptz[]) AS o (id, state, delay, status, error, latency, at)
+), attempts AS (
+    UPDATE webhook_deliveries AS d
+    SET state = o.state,
+        attempts = d.attempts + 1,
+        next_attempt_at = CASE WHEN o.delay IS NULL THEN d.next_attempt_at
+                               ELSE o.at + make_interval(secs => o.delay) END,
+        last_attempt_at = o.at,
+        last_status = o.status,
+        last_error = o.error,
+        last_latency_ms = o.latency,
+        delivered_at = CASE WHEN o.state = 'delivered' THEN o.at ELSE d.delivered_at END,
+        history = jsonb_path_query_array(
+            d.history || jsonb_build_array(jsonb_build_object(
+                'at', api_timestamp(o.at), 'status', o.status, 'latencyMs', o.latency, 'error', o.error)),
+            '$[last - 19 to last]')
+    FROM o
+    WHERE d.id = o.id
+), health AS (
+    SELECT * FROM unnest($8::uuid[], $9::boolean[], $10::boolean[]) AS h (id, ok, gone)
 ), decided AS (
-    SELECT e.id, o.ok,
-           CASE WHEN o.gone THEN 'gone'
-                WHEN NOT o.ok AND e.failing_since < now() - make_interval(secs => $4) THEN 'failing'
+    SELECT e.id, h.ok,
+           CASE WHEN h.gone THEN 'gone'
+                WHEN NOT h.ok AND e.failing_since < now() - make_interval(secs => $11) THEN 'failing'
            END AS reason
-    FROM webhook_endpoints AS e JOIN o ON o.id = e.id
-    WHERE e.enabled
+    FROM webhook_endpoints AS e JOIN health AS h ON h.id = e.id
+    WHERE e.enabled AND (NOT h.ok OR e.failing_since IS NOT NULL)
 )
 UPDATE webhook_endpoints AS e
 SET failing_since = CASE WHEN d.ok THEN NULL ELSE coalesce(e.failing_since, now()) END,
     enabled = d.reason IS NULL,
-    disabled_reason = CASE d.reason WHEN 'gone' THEN $5 WHEN 'failing' THEN $6 END,
+    disabled_reason = CASE d.reason WHEN 'gone' THEN $12 WHEN 'failing' THEN $13 END,
     disabled_at = CASE WHEN d.reason IS NOT NULL THEN now() END
 FROM decided AS d
 WHERE e.id = d.id

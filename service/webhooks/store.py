@@ -164,16 +164,15 @@ class DispatcherStore:
         for o in outcomes:
             ok, gone = per_endpoint.get(o.endpoint_id, (False, False))
             per_endpoint[o.endpoint_id] = (ok or o.ok, gone or o.gone)
-        async with self.connection.transaction():
-            await self.connection.execute(_SQL["record_outcomes"], *[list(column) for column in columns])
-            disabled = await self.connection.fetch(
-                _SQL["record_endpoint_outcomes"],
-                list(per_endpoint),
-                [ok for ok, _ in per_endpoint.values()],
-                [gone for _, gone in per_endpoint.values()],
-                disable_after,
-                *reasons,
-            )
+        disabled = await self.connection.fetch(
+            _SQL["record_outcomes"],
+            *[list(column) for column in columns],
+            list(per_endpoint),
+            [ok for ok, _ in per_endpoint.values()],
+            [gone for _, gone in per_endpoint.values()],
+            disable_after,
+            *reasons,
+        )
         return [row for row in disabled if row["reason"] is not None]
 
     async def backlog(self) -> Row:

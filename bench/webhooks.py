@@ -39,6 +39,9 @@ class FastReceiver:
         self.hanging = 0
         self._release = asyncio.Event()
 
+    def release(self) -> None:
+        self._release.set()
+
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -176,7 +179,9 @@ async def run(events: int) -> dict[str, float]:
         if dispatcher is not None:
             dispatcher.send_signal(signal.SIGTERM)
             dispatcher.wait(30)
+        receiver.release()
         listener.close()
+        await asyncio.sleep(0.1)
         server.stop()
 
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -25,9 +25,12 @@ log = logging.getLogger(__name__)
 
 # Session-level advisory lock of the active dispatcher; unlike the relay's and the migrations'.
 LOCK_KEY = 0x776562686F6F6B73
-# Requests in flight at most, over every endpoint; each endpoint also has its own cap.
-_MAX_IN_FLIGHT = 1000
+# Deliveries held at most (queued here, in flight, or done but not yet recorded), over every endpoint.
+_MAX_HELD = 2000
 _BATCH = 500
+# Each endpoint keeps this many times its in-flight cap queued here, so a finished request is followed
+# by the next at once, without waiting for the next database round.
+_PREFETCH = 4
 _RECONNECT_DELAY = 1.0
 _STATS_INTERVAL = 5.0
 _CLEANUP_INTERVAL = 60.0
@@ -44,8 +47,13 @@ class Dispatcher:
         self._schedule = settings.webhook_retry_schedule
         self._cap = settings.webhooks_max_in_flight_per_endpoint
         self._wake = asyncio.Event()
-        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self._sender: Sender | None = None
+        # Every delivery fetched and not yet recorded: the database still has it pending, which keeps
+        # its account's later deliveries back, and the next fetch must not return it again.
+        self._held: dict[uuid.UUID, Row] = {}
+        self._queued: dict[uuid.UUID, deque[Row]] = defaultdict(deque)
+        self._running: Counter[uuid.UUID] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[Outcome] = []
         self._secrets: dict[tuple[uuid.UUID, bytes], str] = {}
         self._reasons = (
@@ -93,7 +101,8 @@ class Dispatcher:
             metrics.ACTIVE.set(1)
             log.info("webhook dispatcher active")
             await connection.add_listener(CHANNEL, self._notified)
-            await self._deliver_until(stop, store, sender)
+            self._sender = sender
+            await self._deliver_until(stop, store)
         finally:
             await self._abandon()
             await sender.close()
@@ -116,7 +125,7 @@ class Dispatcher:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def _deliver_until(self, stop: asyncio.Event, store: DispatcherStore, sender: Sender) -> None:
+    async def _deliver_until(self, stop: asyncio.Event, store: DispatcherStore) -> None:
         next_stats = next_cleanup = 0.0
         while not stop.is_set():
             self._wake.clear()
@@ -131,28 +140,42 @@ class Dispatcher:
                 next_cleanup = now + _CLEANUP_INTERVAL
                 if deleted := await store.delete_expired(self._settings.webhooks_retention_seconds):
                     log.info("deleted %d webhook events past retention", deleted)
-            started = await self._start_due(store, sender)
-            if started < _BATCH or len(self._tasks) >= _MAX_IN_FLIGHT:
+            fetched = await self._fetch_due(store)
+            if fetched < _BATCH or len(self._held) >= _MAX_HELD:
                 await self._idle(stop)
         # Requests in flight get a short grace to finish and be recorded; the rest are sent again later.
         if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=_STOP_GRACE)
+            await asyncio.wait(list(self._tasks), timeout=_STOP_GRACE)
         await self._flush(store)
 
-    async def _start_due(self, store: DispatcherStore, sender: Sender) -> int:
-        room = min(_BATCH, _MAX_IN_FLIGHT - len(self._tasks))
+    async def _fetch_due(self, store: DispatcherStore) -> int:
+        room = min(_BATCH, _MAX_HELD - len(self._held))
         if room <= 0:
             return 0
-        saturated = [endpoint for endpoint, count in self._per_endpoint.items() if count >= self._cap]
-        rows = await store.due(list(self._tasks), saturated, self._cap, room)
+        depth = self._cap * _PREFETCH
+        full = [e for e, rows in self._queued.items() if len(rows) + self._running[e] >= depth]
+        rows = await store.due(list(self._held), full, depth, room)
         for row in rows:
-            endpoint = row["endpoint_id"]
-            if self._per_endpoint[endpoint] >= self._cap or row["id"] in self._tasks:
-                continue
-            self._per_endpoint[endpoint] += 1
-            prepared = prepare(row, self._cipher, self._secrets)
-            self._tasks[row["id"]] = asyncio.create_task(self._deliver(sender, row, prepared))
+            if row["id"] not in self._held:
+                self._held[row["id"]] = row
+                self._queued[row["endpoint_id"]].append(row)
+        for endpoint in {row["endpoint_id"] for row in rows}:
+            self._pump(endpoint)
         return len(rows)
+
+    def _pump(self, endpoint: uuid.UUID) -> None:
+        """Start the endpoint's queued deliveries while it has free slots."""
+        queue = self._queued.get(endpoint)
+        while queue and self._running[endpoint] < self._cap and self._sender is not None:
+            row = queue.popleft()
+            self._running[endpoint] += 1
+            task = asyncio.create_task(
+                self._deliver(self._sender, row, prepare(row, self._cipher, self._secrets))
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if queue is not None and not queue:
+            del self._queued[endpoint]
 
     async def _deliver(self, sender: Sender, row: Row, prepared: Prepared) -> None:
         attempts = int(row["attempts"])
@@ -192,6 +215,11 @@ class Dispatcher:
                 gone=found is Verdict.GONE,
             )
         )
+        endpoint = row["endpoint_id"]
+        self._running[endpoint] -= 1
+        if self._running[endpoint] <= 0:
+            del self._running[endpoint]
+        self._pump(endpoint)
         self._wake.set()
 
     async def _flush(self, store: DispatcherStore) -> None:
@@ -205,23 +233,23 @@ class Dispatcher:
             self._done = done + self._done
             raise
         for outcome in done:
-            self._tasks.pop(outcome.delivery_id, None)
-            self._per_endpoint[outcome.endpoint_id] -= 1
-            if self._per_endpoint[outcome.endpoint_id] <= 0:
-                del self._per_endpoint[outcome.endpoint_id]
+            self._held.pop(outcome.delivery_id, None)
         for row in disabled:
             metrics.DISABLED.labels(row["reason"]).inc()
             log.warning("webhook endpoint %s disabled (%s)", row["id"], row["reason"])
 
     async def _abandon(self) -> None:
         """Cancel what is still in flight: those deliveries stay pending and are sent again later."""
-        for task in self._tasks.values():
+        for task in list(self._tasks):
             task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        self._per_endpoint.clear()
+        self._held.clear()
+        self._queued.clear()
+        self._running.clear()
         self._done.clear()
+        self._sender = None
 
     async def _idle(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]

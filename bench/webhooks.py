@@ -127,8 +127,8 @@ async def latency(
     return sorted(receiver.arrived[e] - t for e, t in committed.items() if e in receiver.arrived)
 
 
-async def run(events: int) -> dict[str, float]:
-    shutil.rmtree(WORK, ignore_errors=True)
+async def run(events: int, profile: bool = False) -> dict[str, float]:
+    shutil.rmtree(WORK / "postgres", ignore_errors=True)
     server = LocalPostgres(WORK / "postgres")
     dsn = server.start()
     dispatcher: subprocess.Popen[bytes] | None = None
@@ -153,7 +153,8 @@ async def run(events: int) -> dict[str, float]:
         }
         await _endpoint(db, keys, organization, f"http://127.0.0.1:{port}/fast")
         await insert_events(db, organization, client, events)
-        dispatcher = subprocess.Popen([sys.executable, "-m", "service", "webhooks"], env=env)
+        profiler = ["-m", "cProfile", "-o", str(WORK / "dispatcher.prof")] if profile else []
+        dispatcher = subprocess.Popen([sys.executable, *profiler, "-m", "service", "webhooks"], env=env)
         rate = await drain(receiver, events)
         print(f"drain: {rate:.0f} deliveries/s", flush=True)
         delays = await latency(db, receiver, organization, client, rate / 2, 20)
@@ -201,8 +202,9 @@ async def _endpoint(db: asyncpg.Connection, keys: str, organization: uuid.UUID, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile the dispatcher into bench/.work")
     args = parser.parse_args()
-    results = asyncio.run(run(args.events))
+    results = asyncio.run(run(args.events, args.profile))
     print(json.dumps(results, indent=2))
 
 

@@ -93,6 +93,7 @@ class Dispatcher:
             connect_timeout=self._settings.webhooks_connect_timeout,
             read_timeout=self._settings.webhooks_read_timeout,
             allow_private=self._settings.webhooks_allow_private_urls,
+            per_receiver=self._cap,
         )
         store = DispatcherStore(connection)
         try:
@@ -180,7 +181,7 @@ class Dispatcher:
     async def _deliver(self, sender: Sender, row: Row, prepared: Prepared) -> None:
         attempts = int(row["attempts"])
         try:
-            result = await sender.post(row["url"], prepared.body, prepared.headers())
+            result = await sender.post(row["url"], prepared.body, prepared.headers(), row["endpoint_id"])
         except Exception as exc:  # a bug must not lose the outcome: record it as a failed attempt
             log.exception("webhook delivery %s failed unexpectedly", row["id"])
             result = None

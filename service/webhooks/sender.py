@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -14,6 +15,8 @@ from service.webhooks.addresses import AddressRefused, resolve
 # Bytes of a receiver's answer read at most (the rest is never downloaded); a snippet is kept.
 _BODY_CAP = 4096
 _SNIPPET = 200
+# Endpoints whose connection pools are kept open at once; the least recently used is closed beyond.
+_MAX_POOLS = 1000
 USER_AGENT = f"accounts-service-webhooks/{__version__}"
 
 
@@ -29,23 +32,55 @@ class Attempt:
 
 
 class Sender:
-    """Posts signed events; one client (and connection pool) for every endpoint."""
+    """Posts signed events; a small connection pool per endpoint.
 
-    def __init__(self, *, connect_timeout: float, read_timeout: float, allow_private: bool) -> None:
+    A pool per endpoint, as large as its in-flight cap, means one endpoint that hangs never holds the
+    connections another endpoint (even on the same host) needs; and httpcore looks at every connection
+    of a pool for each request, so small pools also keep each request cheap.
+    """
+
+    def __init__(
+        self, *, connect_timeout: float, read_timeout: float, allow_private: bool, per_receiver: int = 10
+    ) -> None:
         self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._deadline = connect_timeout + read_timeout
         self._allow_private = allow_private
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=read_timeout),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200, keepalive_expiry=30),
-        )
+        self._per_receiver = per_receiver
+        self._clients: OrderedDict[object, httpx.AsyncClient] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            await client.aclose()
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Attempt:
+    def _client(self, key: object) -> httpx.AsyncClient:
+        client = self._clients.get(key)
+        if client is None:
+            if len(self._clients) >= _MAX_POOLS:
+                _, oldest = self._clients.popitem(last=False)
+                closing = asyncio.get_running_loop().create_task(oldest.aclose())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+            client = self._clients[key] = httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,
+                timeout=httpx.Timeout(
+                    self._read_timeout, connect=self._connect_timeout, pool=self._read_timeout
+                ),
+                limits=httpx.Limits(
+                    max_connections=self._per_receiver,
+                    max_keepalive_connections=self._per_receiver,
+                    keepalive_expiry=30,
+                ),
+            )
+        else:
+            self._clients.move_to_end(key)
+        return client
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], pool: object = None) -> Attempt:
+        """One attempt; `pool` names the connection pool to use (the endpoint)."""
         started = time.perf_counter()
 
         def attempt(status: int | None, error: str | None, kind: str, retry: str | None = None) -> Attempt:
@@ -53,8 +88,10 @@ class Sender:
 
         try:
             async with asyncio.timeout(self._deadline):
-                request = await self._pinned(httpx.URL(url), body, headers)
-                async with self._client.stream(
+                parsed = httpx.URL(url)
+                request = await self._pinned(parsed, body, headers)
+                client = self._client(pool)
+                async with client.stream(
                     "POST", request.url, content=body, headers=request.headers, extensions=request.extensions
                 ) as response:
                     answer = await _capped(response)

@@ -64,8 +64,9 @@ CREATE TABLE webhook_deliveries (
     delivered_at    timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
--- The dispatcher's scan: each endpoint's waiting deliveries in order.
-CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (endpoint_id, position)
+-- The dispatcher's scan: each endpoint's due deliveries, oldest first; what waits for a retry (and
+-- the same account's deliveries behind it) sorts after now and is never read until it is due.
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at, position)
     WHERE state = 'pending';
 -- Order per (endpoint, account): is an earlier delivery still pending?
 CREATE INDEX webhook_deliveries_queue_idx ON webhook_deliveries (endpoint_id, account_id, position)

@@ -121,8 +121,8 @@ SELECT pg_try_advisory_lock($1);
 -- name: due
 -- Per enabled endpoint with a free slot ($2 are full), its oldest due deliveries that are first in
 -- their (endpoint, account) queue, at most $3; $1 are in flight (still pending here, so they hold
--- their accounts' later deliveries back). Each endpoint is scanned on its own, in position order, so
--- one endpoint's backlog neither crowds out nor slows the others' turns.
+-- their accounts' later deliveries back). Each endpoint is scanned on its own, by due time, so one
+-- endpoint's backlog (or retries waiting) neither crowds out nor slows the others' turns.
 SELECT d.id, d.endpoint_id, d.attempts, m.position, m.event_id, m.event_type, m.account_id,
        m.organization_id, m.client_id, m.account_version, m.payload::text AS payload, m.created_at,
        e.url, e.secret, e.secret_key_id,
@@ -139,7 +139,7 @@ CROSS JOIN LATERAL (
           WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id
             AND p.state = 'pending' AND p.position < d.position
       )
-    ORDER BY d.position
+    ORDER BY d.next_attempt_at, d.position
     LIMIT $3
 ) AS d
 JOIN webhook_messages AS m ON m.event_id = d.event_id
@@ -173,6 +173,18 @@ WITH o AS (
             '$[last - 19 to last]')
     FROM o
     WHERE d.id = o.id
+), later AS (
+    -- The same account's later deliveries wait for this one: they become due no sooner than its next
+    -- attempt (so the dispatcher's scan never meets them meanwhile), and at once when it is done.
+    UPDATE webhook_deliveries AS l
+    SET next_attempt_at = CASE WHEN x.delay IS NULL THEN now()
+                               ELSE x.at + make_interval(secs => x.delay) END
+    FROM (SELECT o.delay, o.at, d.endpoint_id, d.account_id, d.position
+          FROM o JOIN webhook_deliveries AS d ON d.id = o.id) AS x
+    WHERE l.endpoint_id = x.endpoint_id AND l.account_id = x.account_id AND l.state = 'pending'
+      AND l.position > x.position
+      AND CASE WHEN x.delay IS NULL THEN l.next_attempt_at > now()
+               ELSE l.next_attempt_at < x.at + make_interval(secs => x.delay) END
 ), health AS (
     SELECT * FROM unnest($8::uuid[], $9::boolean[], $10::boolean[]) AS h (id, ok, gone)
 ), decided AS (

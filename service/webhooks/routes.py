@@ -8,8 +8,6 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPIType, Parameter, Schema
 from litestar.params import Body, FromPath
 
 from service.auth.guards import requires
@@ -29,19 +27,15 @@ from service.web.openapi import (
 from service.web.pagination import page_view, parse_page
 from service.webhooks.representation import (
     COLLECTION_IRI,
-    DELIVERY,
     ENDPOINT,
-    DeliveryView,
     EndpointView,
     EndpointWithSecret,
     ReplayResult,
-    delivery_fields,
-    delivery_iri,
     endpoint_fields,
     endpoint_iri,
 )
 from service.webhooks.schema import EndpointCreate, EndpointPatch, ReplayRequest
-from service.webhooks.usecases import DELIVERY_STATES, Webhooks
+from service.webhooks.usecases import Webhooks
 
 AnyRequest = Request[Any, Any, Any]
 READERS = requires(Role.OWNER, Role.VIEWER)
@@ -49,20 +43,11 @@ WRITERS = requires(Role.OWNER)
 SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
 ITEM = "/{endpoint_id:uuid}"
 _LOCATION = ResponseHeader(name="Location", documentation_only=True)
-_STATUS = Parameter(
-    name="status",
-    param_in=ParamType.QUERY,
-    required=False,
-    description="Only deliveries in this state",
-    schema=Schema(type=OpenAPIType.STRING, enum=list(DELIVERY_STATES)),
-)
 ENDPOINT_OPERATION = linked_data_operation(ENDPOINT)
 ENDPOINTS_OPERATION = linked_data_operation(ENDPOINT, page_parameters())
-DELIVERY_OPERATION = linked_data_operation(DELIVERY)
-DELIVERIES_OPERATION = linked_data_operation(DELIVERY, (*page_parameters(), _STATUS))
 
 
-def _query(request: AnyRequest) -> dict[str, list[str]]:
+def query_of(request: AnyRequest) -> dict[str, list[str]]:
     query = {key: request.query_params.getall(key) for key in request.query_params}
     if any("\x00" in value for values in query.values() for value in values):
         raise BadRequest("Query parameters must not contain NUL characters.")
@@ -74,11 +59,6 @@ def _item(request: AnyRequest, row: Any, secret: str | None = None, status: int 
     iri = endpoint_iri(row)
     headers = {"Location": iri} if status == 201 else None
     return hydra.respond(fmt, hydra.item(fmt, ENDPOINT, iri, endpoint_fields(row, secret)), status, headers)
-
-
-def _delivery(request: AnyRequest, row: Any, status: int = 200) -> Response[bytes]:
-    fmt = negotiate(request.headers.get("accept"))
-    return hydra.respond(fmt, hydra.item(fmt, DELIVERY, delivery_iri(row), delivery_fields(row)), status)
 
 
 class WebhookEndpointController(Controller):
@@ -99,7 +79,7 @@ class WebhookEndpointController(Controller):
     async def collection(
         self, request: AnyRequest, webhooks: NamedDependency[Webhooks], principal: NamedDependency[Principal]
     ) -> Response[bytes]:
-        fmt, query = negotiate(request.headers.get("accept")), _query(request)
+        fmt, query = negotiate(request.headers.get("accept")), query_of(request)
         page = parse_page(query)
         total, rows = await webhooks.list_endpoints(principal, page)
         members = [hydra.member(fmt, ENDPOINT, endpoint_iri(r), endpoint_fields(r)) for r in rows]
@@ -222,75 +202,6 @@ class WebhookEndpointController(Controller):
     ) -> Response[bytes]:
         row, secret = await webhooks.rotate(principal, endpoint_id)
         return _item(request, row, secret)
-
-    @get(
-        f"{ITEM}/deliveries",
-        opt=READERS,
-        summary="Retrieves the endpoint's deliveries, newest first.",
-        operation_class=DELIVERIES_OPERATION,
-        responses={
-            200: success(list[DeliveryView], "WebhookDelivery collection"),
-            **error_responses(400, 401, 403, 404, 406),
-        },
-    )
-    async def deliveries(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-    ) -> Response[bytes]:
-        fmt, query = negotiate(request.headers.get("accept")), _query(request)
-        page = parse_page(query)
-        states = query.get("status") or []
-        if len(states) > 1:
-            raise BadRequest('Query parameter "status" must be given once.')
-        total, rows = await webhooks.deliveries(principal, endpoint_id, states[0] if states else None, page)
-        iri = f"{COLLECTION_IRI}/{endpoint_id}/deliveries"
-        members = [hydra.member(fmt, DELIVERY, delivery_iri(r), delivery_fields(r)) for r in rows]
-        view = page_view(iri, query, page, total)
-        return hydra.respond(fmt, hydra.collection(fmt, DELIVERY, iri, members, total=total, view=view))
-
-    @get(
-        f"{ITEM}/deliveries/{{delivery_id:uuid}}",
-        opt=READERS,
-        summary="Retrieves a WebhookDelivery resource.",
-        operation_class=DELIVERY_OPERATION,
-        responses={
-            200: success(DeliveryView, "WebhookDelivery resource"),
-            **error_responses(401, 403, 404, 406),
-        },
-    )
-    async def delivery(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        delivery_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-    ) -> Response[bytes]:
-        return _delivery(request, await webhooks.delivery(principal, endpoint_id, delivery_id))
-
-    @post(
-        f"{ITEM}/deliveries/{{delivery_id:uuid}}/retry",
-        opt=WRITERS,
-        status_code=202,
-        summary="Sends the delivery again now, with a fresh retry schedule.",
-        operation_class=DELIVERY_OPERATION,
-        responses={
-            202: success(DeliveryView, "WebhookDelivery back in line"),
-            **error_responses(401, 403, 404, 406),
-        },
-    )
-    async def retry(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        delivery_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-    ) -> Response[bytes]:
-        return _delivery(request, await webhooks.retry(principal, endpoint_id, delivery_id), 202)
 
     @post(
         f"{ITEM}/replay",

@@ -10,6 +10,7 @@ from litestar.di import Provide
 from service.accounts.wiring import load_cipher
 from service.db.pool import Database
 from service.settings import Settings
+from service.webhooks.delivery_routes import WebhookDeliveryController
 from service.webhooks.routes import WebhookEndpointController
 from service.webhooks.usecases import Webhooks
 
@@ -24,6 +25,6 @@ def webhooks_router(settings: Settings, database: Callable[[], Database]) -> Rou
     )
     return Router(
         path="/",
-        route_handlers=[WebhookEndpointController],
+        route_handlers=[WebhookEndpointController, WebhookDeliveryController],
         dependencies={"webhooks": Provide(lambda: webhooks, sync_to_thread=False, use_cache=True)},
     )

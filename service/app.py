@@ -44,6 +44,9 @@ from service.web.headers import security_headers
 from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
 from service.web.semantics import HttpSemantics
+from service.webhooks.openapi import webhooks_section
+from service.webhooks.vocabulary import WEBHOOK_DELIVERY, WEBHOOK_ENDPOINT
+from service.webhooks.wiring import webhooks_router
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
 MAX_BODY_BYTES = 256 * 1024
@@ -57,9 +60,17 @@ LINKED_RESOURCES: tuple[LinkedResource, ...] = (
     CLIENT,
     INTEGRATION,
     ORGANIZATION,
+    WEBHOOK_ENDPOINT,
+    WEBHOOK_DELIVERY,
 )
 # Bodies carrying secrets are never compressed: with input reflected next to them, sizes leak (BREACH).
-UNCOMPRESSED = ["^/authentication/", "^/api/tokens$", "/credentials$"]
+UNCOMPRESSED = [
+    "^/authentication/",
+    "^/api/tokens$",
+    "/credentials$",
+    "^/api/webhook_endpoints$",
+    "/rotate_secret$",
+]
 
 
 class Resources:
@@ -114,6 +125,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             ClientController,
             OrganizationController,
             *discovery_handlers(LINKED_RESOURCES, TITLE, DESCRIPTION),
+            webhooks_router(settings, lambda: resources.db),
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
@@ -164,6 +176,7 @@ def create_app(settings: Settings, *, handle_signals: bool = False) -> Litestar:
             ),
             # Served with the app's own assets: the docs render offline (no CDN).
             render_plugins=[OfflineSwaggerPlugin()],
+            webhooks=dict(webhooks_section()),
         ),
         debug=False,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from devtools.devinstance import announce_dev_instance
+from service.accounts.keyring import load_cipher
 from service.app import create_app
 from service.db.migrate import migrate
 from service.events.relay import relay_alongside
@@ -18,6 +19,7 @@ from service.integrations.catalog import load_catalog
 from service.observability.logs import configure_logging, logging_config
 from service.settings import Settings, load_settings
 from service.web.edge import server_options
+from service.webhooks.dispatcher import dispatcher_alongside
 
 Say = Callable[[str], None]
 
@@ -34,6 +36,8 @@ def run_dev(say: Say, *, demo: bool = False) -> int:
             os.environ["JWT_PRIVATE_KEY"] = str(_dev_signing_key(data_dir, say))
         if not os.environ.get("CREDENTIALS_KEYS"):
             os.environ["CREDENTIALS_KEYS"] = _dev_credentials_keys(data_dir, say)
+        # A developer points webhooks at a local http receiver; `api` allows that only when told to.
+        os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "true")
         settings = load_settings()
         load_catalog(settings)
         configure_logging(settings.log_level, settings.log_format)
@@ -103,6 +107,7 @@ def _print_summary(settings: Settings, say: Say) -> None:
     say(f"  Kafka       {settings.kafka_bootstrap_servers or 'not configured (events stay in the outbox)'}")
     if settings.kafka_enabled:
         say(f"  events      relay publishes to {settings.kafka_events_topic}, {settings.kafka_state_topic}")
+    say("  webhooks    dispatcher running; http and local receiver URLs allowed")
     say("  Ctrl-C stops everything started here.")
     say("")
 
@@ -117,5 +122,5 @@ async def _serve(settings: Settings) -> None:
         timeout_graceful_shutdown=5,
         **server_options(settings),
     )
-    async with relay_alongside(settings):
+    async with relay_alongside(settings), dispatcher_alongside(settings, load_cipher(settings)):
         await uvicorn.Server(config).serve()

@@ -51,6 +51,11 @@ from service.web.headers import security_headers
 from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
 from service.web.semantics import HttpSemantics
+from service.webhooks.delivery_routes import WebhookDeliveryController
+from service.webhooks.openapi import webhooks_section
+from service.webhooks.routes import WebhookEndpointController
+from service.webhooks.usecases import Webhooks
+from service.webhooks.vocabulary import WEBHOOK_DELIVERY, WEBHOOK_ENDPOINT
 
 # Large enough for any account with its credentials and capped settings/metadata; larger is 413.
 MAX_BODY_BYTES = 256 * 1024
@@ -64,9 +69,17 @@ LINKED_RESOURCES: tuple[LinkedResource, ...] = (
     CLIENT,
     INTEGRATION,
     ORGANIZATION,
+    WEBHOOK_ENDPOINT,
+    WEBHOOK_DELIVERY,
 )
 # Bodies carrying secrets are never compressed: with input reflected next to them, sizes leak (BREACH).
-UNCOMPRESSED = ["^/authentication/", "^/api/tokens$", "/credentials$"]
+UNCOMPRESSED = [
+    "^/authentication/",
+    "^/api/tokens$",
+    "/credentials$",
+    "^/api/webhook_endpoints$",
+    "/rotate_secret$",
+]
 
 
 def _constant(value: object) -> Provide:
@@ -120,7 +133,14 @@ def create_app(
     )
     passwords = Passwords.from_settings(settings)
     catalog = load_catalog(settings)
-    accounts = Accounts(catalog, cipher or load_cipher(settings), database)
+    cipher = cipher or load_cipher(settings)
+    accounts = Accounts(catalog, cipher, database)
+    webhooks = Webhooks(
+        cipher,
+        database,
+        allow_private=settings.webhooks_allow_private_urls,
+        overlap=settings.webhooks_secret_overlap_seconds,
+    )
     kafka_probe = (
         KafkaProbe(settings.kafka_bootstrap_servers, settings.kafka_probe_timeout)
         if settings.kafka_enabled
@@ -143,6 +163,8 @@ def create_app(
             ClientController,
             OrganizationController,
             *discovery_handlers(LINKED_RESOURCES, TITLE, DESCRIPTION),
+            WebhookEndpointController,
+            WebhookDeliveryController,
         ],
         dependencies={
             "settings": _constant(settings),
@@ -155,6 +177,7 @@ def create_app(
             "catalog": _constant(catalog),
             "clients": _constant(Clients(database)),
             "organizations": _constant(organizations),
+            "webhooks": _constant(webhooks),
             "principal": Provide(provide_principal, sync_to_thread=False),
             "origin_directory": _constant(origins),
         },
@@ -197,6 +220,7 @@ def create_app(
             ),
             # Served with the app's own assets: the docs render offline (no CDN).
             render_plugins=[OfflineSwaggerPlugin()],
+            webhooks=dict(webhooks_section()),
         ),
         debug=False,
     )

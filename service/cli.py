@@ -12,6 +12,7 @@ from service.db.migrate import MigrationError, migrate
 from service.events.commands import register as register_event_commands
 from service.provisioning import register as register_provisioning_commands
 from service.settings import Settings, SettingsError, load_settings
+from service.webhooks.commands import register as register_webhook_commands
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register_event_commands(commands)
     register_provisioning_commands(commands)
+    register_webhook_commands(commands)
     return parser
 
 

@@ -58,6 +58,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     relay_takeover_after: float = 3.0
     # Fault injection only: seconds the relay waits between reading a batch and sending it.
     relay_debug_pause_after_read: float = 0.0
+    # Fleet members (worker-example --group): how fast the group notices a lost member.
+    worker_session_timeout_ms: int = 10_000
+    worker_heartbeat_interval_ms: int = 3_000
+    worker_metrics_port: int = 0
     outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
@@ -91,9 +95,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     integrations_available: str = "whatsapp"
     # Seconds between reloads of the organizations' allowed browser origins (CORS) in every process.
     cors_origins_refresh_seconds: float = 5.0
+    # Webhooks: which URLs endpoints may name, and how the dispatcher delivers and retries.
+    webhooks_allow_private_urls: bool = False
+    # Seconds before each attempt, the first one included (Svix's schedule); its length is the attempts.
+    webhooks_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    webhooks_connect_timeout: float = 5.0
+    webhooks_read_timeout: float = 15.0
+    webhooks_max_in_flight_per_endpoint: int = 10
+    webhooks_secret_overlap_seconds: int = 24 * 3600
+    webhooks_disable_after_seconds: float = 5 * 24 * 3600.0
+    webhooks_poll_interval: float = 1.0
+    webhooks_retention_seconds: float = 7 * 24 * 3600.0
+    webhooks_metrics_port: int = 0
 
     def __post_init__(self) -> None:
         self._check_events()
+        self._check_webhooks()
         _require(self.port in range(1, 65536), "PORT", "must be between 1 and 65535")
         _require(self.web_concurrency >= 1, "WEB_CONCURRENCY", "must be at least 1")
         _require(self.db_pool_min_size >= 0, "DB_POOL_MIN_SIZE", "must not be negative")
@@ -240,7 +257,57 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             "RELAY_METRICS_PORT",
             "must be between 0 (off) and 65535",
         )
+        _require(
+            self.worker_heartbeat_interval_ms >= 10
+            and self.worker_session_timeout_ms >= 3 * self.worker_heartbeat_interval_ms,
+            "WORKER_SESSION_TIMEOUT_MS",
+            "must be at least 3 x WORKER_HEARTBEAT_INTERVAL_MS (which must be at least 10)",
+        )
+        _require(
+            self.worker_metrics_port in range(0, 65536),
+            "WORKER_METRICS_PORT",
+            "must be between 0 (off) and 65535",
+        )
         _require(self.outbox_retention_seconds >= 0, "OUTBOX_RETENTION_SECONDS", "must not be negative")
+
+    def _check_webhooks(self) -> None:
+        try:
+            schedule = self.webhook_retry_schedule
+        except ValueError:
+            schedule = ()
+        _require(
+            bool(schedule) and all(0 <= delay <= 7 * 24 * 3600 for delay in schedule),
+            "WEBHOOKS_RETRY_SCHEDULE",
+            "must be comma-separated seconds (0 to 604800), at least one",
+        )
+        for variable, value in [
+            ("WEBHOOKS_CONNECT_TIMEOUT", self.webhooks_connect_timeout),
+            ("WEBHOOKS_READ_TIMEOUT", self.webhooks_read_timeout),
+            ("WEBHOOKS_POLL_INTERVAL", self.webhooks_poll_interval),
+            ("WEBHOOKS_DISABLE_AFTER_SECONDS", self.webhooks_disable_after_seconds),
+        ]:
+            _require(value > 0, variable, "must be positive")
+        _require(
+            self.webhooks_max_in_flight_per_endpoint >= 1,
+            "WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT",
+            "must be at least 1",
+        )
+        _require(
+            self.webhooks_secret_overlap_seconds >= 0,
+            "WEBHOOKS_SECRET_OVERLAP_SECONDS",
+            "must not be negative",
+        )
+        _require(self.webhooks_retention_seconds > 0, "WEBHOOKS_RETENTION_SECONDS", "must be positive")
+        _require(
+            self.webhooks_metrics_port in range(0, 65536),
+            "WEBHOOKS_METRICS_PORT",
+            "must be between 0 (off) and 65535",
+        )
+
+    @property
+    def webhook_retry_schedule(self) -> tuple[float, ...]:
+        """The delay before each webhook attempt, in seconds."""
+        return tuple(float(part) for part in self.webhooks_retry_schedule.split(","))
 
     @property
     def kafka_enabled(self) -> bool:

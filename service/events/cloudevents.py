@@ -73,6 +73,26 @@ def state_record(event: OutboxEvent) -> KafkaRecord:
     return KafkaRecord(key, _encode(_in_read_order(snapshot)), headers(event))
 
 
+def structured(event: OutboxEvent) -> bytes:
+    """The event as one CloudEvents JSON document (structured content mode), the body of a webhook."""
+    account = str(event.account_id)
+    document = {
+        "specversion": SPEC_VERSION,
+        "id": str(event.event_id),
+        "source": SOURCE,
+        "type": event.event_type,
+        "subject": account,
+        "time": event.created_at.isoformat(),
+        "datacontenttype": CONTENT_TYPE,
+        "partitionkey": account,
+        "organization": str(event.organization_id),
+        "client": str(event.client_id),
+        "accountversion": event.account_version,
+        "data": _in_read_order(event.payload),
+    }
+    return _encode(document)
+
+
 def _in_read_order(payload: dict[str, Any]) -> dict[str, Any]:
     # jsonb keeps keys sorted by length; people reading the topics expect the REST API's order.
     ordered = {name: payload[name] for name in _READ_ORDER if name in payload}

@@ -11,11 +11,13 @@ from typing import Any
 
 import asyncpg
 
-from service.events import metrics
+from service.events import metrics, worker_metrics
+from service.events.fleet_example import run_member
 from service.events.metrics import RelayStats
 from service.events.relay import run_relay
 from service.events.store import OutboxStore
 from service.events.worker_example import run_worker
+from service.events.worker_metrics import WorkerStats
 from service.observability.logs import configure_logging
 from service.settings import Settings, SettingsError, load_settings
 
@@ -35,9 +37,20 @@ def register(commands: Any) -> None:
     )
     relay.set_defaults(handler=cmd_relay)
 
-    summary = "example inbox worker: print the live accounts from Kafka, then every change"
+    summary = "example inbox worker: print the accounts it would poll, then every change"
     worker = commands.add_parser("worker-example", help=summary, description=summary)
-    worker.add_argument("--group", help="consumer group id (default: none, read every partition)")
+    worker.add_argument(
+        "--group",
+        help="join this worker pool (consumer group): own a share of the accounts; "
+        "without it, read every account",
+    )
+    worker.add_argument(
+        "--integration", action="append", default=[], metavar="SLUG", help="take only these (repeatable)"
+    )
+    worker.add_argument(
+        "--provider", action="append", default=[], metavar="NAME", help="take only these (repeatable)"
+    )
+    worker.add_argument("--json", action="store_true", help="with --group: one JSON object per line")
     worker.add_argument(
         "--exit-after-bootstrap", action="store_true", help="print the live accounts, then exit"
     )
@@ -85,8 +98,31 @@ async def _parked(settings: Settings, *, retry: bool) -> None:
 
 def cmd_worker_example(args: argparse.Namespace) -> int:
     settings = _kafka_settings()
+    if args.group:
+        return _fleet_member(settings, args)
     follow = not args.exit_after_bootstrap
     _run_until_signalled(lambda stop: run_worker(settings, _say, stop, follow=follow, group_id=args.group))
+    return 0
+
+
+def _fleet_member(settings: Settings, args: argparse.Namespace) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    stats = WorkerStats()
+    port = settings.worker_metrics_port
+    if port and not worker_metrics.serve(stats, settings.host, port):
+        print("prometheus-client is not installed: no metrics endpoint", file=sys.stderr)
+    _run_until_signalled(
+        lambda stop: run_member(
+            settings,
+            _say,
+            stop,
+            group=args.group,
+            integrations=args.integration,
+            providers=args.provider,
+            as_json=args.json,
+            stats=stats,
+        )
+    )
     return 0
 
 

@@ -48,6 +48,12 @@ OUTBOX_PUBLISHED_LAST_MINUTE = Gauge(
     "accounts_outbox_published_last_minute", "Events marked published in the last 60 seconds, by any relay."
 )
 
+POLLABLE_ACCOUNTS = Gauge(
+    "accounts_pollable_accounts",
+    "Live accounts inbox workers should poll (not paused, not disconnected), by integration.",
+    ["integration"],
+)
+
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Record one answered request under its route template, never its raw path."""
@@ -80,11 +86,24 @@ async def _sample_outbox(db: Database) -> None:
         gauge.set(value)
 
 
+async def _sample_pollable(db: Database) -> None:
+    try:
+        async with asyncio.timeout(SCRAPE_TIMEOUT), db.connection() as connection:
+            rows = await connection.fetch(_SQL["pollable_accounts"])
+    except Exception as exc:
+        log.warning("account metrics unavailable: %s", type(exc).__name__)
+        return
+    POLLABLE_ACCOUNTS.clear()
+    for row in rows:
+        POLLABLE_ACCOUNTS.labels(row["integration"]).set(row["accounts"])
+
+
 # Unauthenticated like the probes: scrapers hold no tokens; keep /metrics off public ingress routes.
 @get("/metrics", include_in_schema=False, cache_control=None, opt={"exclude_from_auth": True})
 async def scrape(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Response[bytes]:
-    """Prometheus exposition (text or OpenMetrics, as asked); pool and outbox sampled at scrape time."""
+    """Prometheus exposition (text or OpenMetrics, as asked); pool, outbox and accounts sampled at scrape."""
     _sample_pool(db)
     await _sample_outbox(db)
+    await _sample_pollable(db)
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encode(REGISTRY), headers={"Content-Type": content_type})

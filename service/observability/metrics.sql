@@ -11,3 +11,11 @@ SELECT
     (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked,
     (SELECT count(*) FROM outbox WHERE published_at > clock_timestamp() - interval '1 minute')
         AS published_last_minute;
+
+-- name: pollable_accounts
+-- Live accounts a worker fleet should own (every status but paused and disconnected), by integration,
+-- from the counters the writing transactions keep: one short walk of account_counts, no accounts scan.
+SELECT integration, sum(count)::bigint AS accounts
+FROM account_counts
+WHERE status NOT IN ('paused', 'disconnected')
+GROUP BY integration;

@@ -24,6 +24,7 @@ JSON_BODY = {"Content-Type": "application/json"}
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 # A login or refresh body that is not malformed (400) is a wrong login (401, then 429 once throttled).
 LOGIN_REFUSALS = frozenset({400, 401, 429})
+WEBHOOK = {"url": "https://hooks.example.com/accounts", "events": ["account.updated"]}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ async def operations(client: Client, tenants: Tenants, token_for: Callable[..., 
     )
     client_path = f"/api/clients/{tenants.a.client_ids[1]}"
     api_key = {"X-API-KEY": tenants.a.api_key}
+    hook = await client.post("/api/webhook_endpoints", json=WEBHOOK, headers=owner)
+    assert hook.status_code == 201, hook.text
+    endpoint = f"/api/webhook_endpoints/{hook.json()['id']}"
     return [
         Operation("POST", "/api/accounts", "/api/accounts", owner | JSON_BODY,
                   new_account(tenants.a, externalId="+15550001")),
@@ -78,6 +82,13 @@ async def operations(client: Client, tenants: Tenants, token_for: Callable[..., 
                   {"refresh_token": login.json()["refresh_token"]}, LOGIN_REFUSALS),
         Operation("POST", "/authentication/token/revoke", "/authentication/token/revoke", JSON_BODY,
                   {"token": login.json()["token"]}),
+        Operation("POST", "/api/webhook_endpoints", "/api/webhook_endpoints", owner | JSON_BODY,
+                  WEBHOOK | {"clients": [client_path], "description": "CRM"}),
+        Operation("PATCH", "/api/webhook_endpoints/{endpoint_id}", endpoint, owner | MERGE_PATCH,
+                  {"url": "https://hooks.example.com/v2", "description": "CRM",
+                   "events": ["account.removed"]}),
+        Operation("POST", "/api/webhook_endpoints/{endpoint_id}/replay", f"{endpoint}/replay",
+                  owner | JSON_BODY, {"since": "2000-01-01T00:00:00Z"}),
     ]  # fmt: skip
 
 
@@ -178,12 +189,20 @@ async def test_nul_in_any_query_parameter_is_a_400(
     client: Client, document: dict[str, Any], tenants: Tenants, token_for: Callable[..., str]
 ) -> None:
     owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}"}
+    hook = await client.post("/api/webhook_endpoints", json=WEBHOOK, headers=owner)
     checked = set()
-    for path, parameter in _query_parameters(document):
+    for template, parameter in _query_parameters(document):
+        path = template.replace("{endpoint_id}", hook.json()["id"])
         response = await client.get(path, params={parameter["name"]: "a\x00b"}, headers=owner)
         assert response.status_code == 400, (path, parameter["name"], response.text)
-        checked.add(path)
-    assert checked == {"/api/accounts", "/api/clients", "/api/integrations"}
+        checked.add(template)
+    assert checked == {
+        "/api/accounts",
+        "/api/clients",
+        "/api/integrations",
+        "/api/webhook_endpoints",
+        "/api/webhook_endpoints/{endpoint_id}/deliveries",
+    }
 
 
 async def test_nul_in_any_string_of_any_body_is_refused(
@@ -222,9 +241,16 @@ async def test_page_sizes_outside_the_cap_are_400(
     client: Client, document: dict[str, Any], tenants: Tenants, token_for: Callable[..., str], value: str
 ) -> None:
     owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}"}
+    hook = await client.post("/api/webhook_endpoints", json=WEBHOOK, headers=owner)
     sized = [path for path, parameter in _query_parameters(document) if parameter["name"] == "itemsPerPage"]
-    assert sized == ["/api/accounts", "/api/integrations", "/api/clients"]
-    for path in sized:
+    assert set(sized) == {
+        "/api/accounts",
+        "/api/integrations",
+        "/api/clients",
+        "/api/webhook_endpoints",
+        "/api/webhook_endpoints/{endpoint_id}/deliveries",
+    }
+    for path in (template.replace("{endpoint_id}", hook.json()["id"]) for template in sized):
         response = await client.get(path, params={"itemsPerPage": value}, headers=owner)
         assert response.status_code == 400, (path, value, response.text)
         assert "itemsPerPage" in response.json()["detail"]

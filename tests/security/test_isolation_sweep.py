@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import asyncpg
@@ -28,6 +28,7 @@ METHODS = ("get", "post", "patch", "put", "delete")
 PUBLIC = ("/authentication/",)
 CALLERS = ("other organization", "other organization's key", "other client", "viewer", "customer", "worker")
 ALLOWED = None  # the SPEC lets this caller do it: not a refusal, covered by the CRUD tests
+WEBHOOK = {"url": "https://hooks.example.com/accounts", "events": ["*"]}
 
 # The SPEC's answer per operation and caller, aimed at the victim (client 0 of organization a). A 200 on a
 # read is checked for leaks instead of changes. Every documented operation must be listed here.
@@ -69,6 +70,21 @@ EXPECTED: dict[tuple[str, str], dict[str, int | None]] = {
                                                         "viewer": 403, "customer": 403, "worker": 403},
     ("POST", "/api/tokens"): {"other organization": 403, "other organization's key": 400,
                               "other client": 403, "viewer": 403, "customer": 403, "worker": 403},
+    **{(method, f"/api/webhook_endpoints{path}"): {"other organization": 404, "other organization's key": 404,
+                                                    "other client": 403, "viewer": viewer, "customer": 403,
+                                                    "worker": 403}
+       for method, path, viewer in [
+           ("GET", "/{endpoint_id}", ALLOWED), ("PATCH", "/{endpoint_id}", 403),
+           ("DELETE", "/{endpoint_id}", 403), ("POST", "/{endpoint_id}/rotate_secret", 403),
+           ("GET", "/{endpoint_id}/deliveries", ALLOWED),
+           ("GET", "/{endpoint_id}/deliveries/{delivery_id}", ALLOWED),
+           ("POST", "/{endpoint_id}/deliveries/{delivery_id}/retry", 403),
+           ("POST", "/{endpoint_id}/replay", 403)]},
+    ("GET", "/api/webhook_endpoints"): {"other organization": 200, "other organization's key": 200,
+                                        "other client": 403, "viewer": ALLOWED, "customer": 403,
+                                        "worker": 403},
+    ("POST", "/api/webhook_endpoints"): {"other organization": ALLOWED, "other organization's key": ALLOWED,
+                                         "other client": 403, "viewer": 403, "customer": 403, "worker": 403},
 }  # fmt: skip
 
 
@@ -77,6 +93,9 @@ class Victim:
     account_id: str
     client_id: str
     organization_id: str = ""
+    # The victim organization's webhook endpoint and a delivery of the account's event to it.
+    endpoint_id: str = ""
+    delivery_id: str = ""
 
 
 @pytest.fixture
@@ -86,11 +105,22 @@ async def document(client: Client) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def victim(client: Client, tenants: Tenants, token_for: Callable[..., str]) -> Victim:
+async def victim(
+    client: Client, tenants: Tenants, token_for: Callable[..., str], db: asyncpg.Connection
+) -> Victim:
     owner = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
+    hook = await client.post("/api/webhook_endpoints", json=WEBHOOK, headers=owner)
+    assert hook.status_code == 201, hook.text
     created = await client.post("/api/accounts", json=new_account(tenants.a, 0), headers=owner)
     assert created.status_code == 201, created.text
-    return Victim(created.json()["id"], str(tenants.a.client_ids[0]), str(tenants.a.organization_id))
+    delivery = await db.fetchval("SELECT id::text FROM webhook_deliveries")
+    return Victim(
+        created.json()["id"],
+        str(tenants.a.client_ids[0]),
+        str(tenants.a.organization_id),
+        hook.json()["id"],
+        delivery,
+    )
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str]]:
@@ -115,12 +145,12 @@ def _credentials(caller: str, tenants: Tenants, token_for: Callable[..., str]) -
     return {"Authorization": f"Bearer {token_for(principal)}"}
 
 
-def _request(
-    method: str, template: str, account_id: str, client_id: str, organization_id: str
-) -> dict[str, Any]:
+def _request(method: str, template: str, victim: Victim) -> dict[str, Any]:
     """The call aimed at these ids: in the path, and as the client IRI where a body names one."""
+    account_id, client_id = victim.account_id, victim.client_id
     path = template.replace("{account_id}", account_id).replace("{client_id}", client_id)
-    path = path.replace("{organization_id}", organization_id)
+    path = path.replace("{organization_id}", victim.organization_id)
+    path = path.replace("{endpoint_id}", victim.endpoint_id).replace("{delivery_id}", victim.delivery_id)
     path = path.replace("{slug}", "whatsapp")
     client_iri = f"/api/clients/{client_id}"
     body: dict[str, Any] | None = {
@@ -130,6 +160,9 @@ def _request(
         ("PATCH", "/api/clients/{client_id}"): {"name": "Taken over"},
         ("POST", "/api/tokens"): {"client": client_iri, "subject": "intruder"},
         ("PATCH", "/api/organizations/{organization_id}"): {"allowedOrigins": ["https://intruder.example"]},
+        ("POST", "/api/webhook_endpoints"): WEBHOOK,
+        ("PATCH", "/api/webhook_endpoints/{endpoint_id}"): {"url": "https://attacker.example.com/x"},
+        ("POST", "/api/webhook_endpoints/{endpoint_id}/replay"): {"since": "2000-01-01T00:00:00Z"},
     }.get((method, template))
     content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
     return {
@@ -149,11 +182,15 @@ async def _victim_rows(db: asyncpg.Connection, victim: Victim) -> list[Any]:
             victim.account_id,
             victim.client_id,
         )
-    ] + [dict(row) for row in await db.fetch("SELECT * FROM clients WHERE id = $1::uuid", victim.client_id)]
-
-
-def _ids(victim: Victim) -> tuple[str, str, str]:
-    return victim.account_id, victim.client_id, victim.organization_id
+    ] + [
+        dict(row)
+        for query, key in [
+            ("SELECT * FROM clients WHERE id = $1::uuid", victim.client_id),
+            ("SELECT * FROM webhook_endpoints WHERE id = $1::uuid", victim.endpoint_id),
+            ("SELECT * FROM webhook_deliveries WHERE endpoint_id = $1::uuid", victim.endpoint_id),
+        ]
+        for row in await db.fetch(query, key)
+    ]
 
 
 def _without(text: str, *ids: str) -> str:
@@ -178,7 +215,7 @@ async def test_sweep(
     caller: str,
 ) -> None:
     credentials = _credentials(caller, tenants, token_for)
-    never = Victim(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
+    never = Victim(*(str(uuid.uuid4()) for _ in range(5)))
     mismatches: list[str] = []
     for method, template in _operations(document):
         expected = EXPECTED[(method, template)][caller]
@@ -186,7 +223,7 @@ async def test_sweep(
             continue
         label = f"{caller}: {method} {template}"
         rows, victim_rows = await row_counts(db), await _victim_rows(db, victim)
-        aimed = _request(method, template, victim.account_id, victim.client_id, victim.organization_id)
+        aimed = _request(method, template, victim)
         response: httpx.Response = await client.request(
             **aimed | {"headers": aimed["headers"] | credentials}
         )
@@ -197,10 +234,10 @@ async def test_sweep(
         if expected >= 400:
             assert await row_counts(db) == rows, f"{label} changed rows while refused"
             # Indistinguishable from aiming at ids that never existed: no existence leak.
-            missing = _request(method, template, never.account_id, never.client_id, never.organization_id)
+            missing = _request(method, template, never)
             other = await client.request(**missing | {"headers": missing["headers"] | credentials})
-            seen = (response.status_code, _without(response.text, *_ids(victim)))
-            unseen = (other.status_code, _without(other.text, *_ids(never)))
+            seen = (response.status_code, _without(response.text, *astuple(victim)))
+            unseen = (other.status_code, _without(other.text, *astuple(never)))
             assert seen == unseen, f"{label}: the victim's ids answer differently from unknown ones"
         else:
             assert victim.account_id not in response.text, f"{label} showed the victim's account"

@@ -224,7 +224,9 @@ def _container(name: str) -> dict[str, Any]:
     return {"pod": spec, **container}
 
 
-@pytest.mark.parametrize("workload", ["accounts-api", "accounts-relay", "accounts-migrate"])
+@pytest.mark.parametrize(
+    "workload", ["accounts-api", "accounts-relay", "accounts-webhooks", "accounts-migrate"]
+)
 def test_every_workload_runs_locked_down(workload: str) -> None:
     container = _container(workload)
     assert container["pod"]["securityContext"]["runAsNonRoot"] is True

@@ -1,0 +1,120 @@
+"""Webhook endpoint request bodies and their rules, reported like Symfony's validator."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import msgspec
+
+from service.errors import ConstraintViolations, Violation
+from service.web.constraints import (
+    BLANK,
+    INVALID_CHOICE,
+    INVALID_URL,
+    NO_SUCH_CHOICE,
+    NOT_A_URL,
+    NOT_BLANK,
+    TOO_LONG,
+    is_web_url,
+    reject_nul,
+    too_long,
+)
+from service.webhooks.addresses import host_refusal, literal_address
+
+EVENT_TYPES = ("account.connected", "account.updated", "account.removed")
+ALL_EVENTS = "*"
+MAX_URL = 2048
+MAX_DESCRIPTION = 1024
+MAX_CLIENTS = 100
+# Symfony's code for a collection with too few elements (Count constraint).
+TOO_FEW = "bef8e338-6ae5-4caf-b8e2-50e7b0579e69"
+_TOP_LEVEL = re.compile(r"\.[A-Za-z]{2,63}\.?$")
+
+EventList = Annotated[list[str], msgspec.Meta(max_length=len(EVENT_TYPES) + 1)]
+ClientList = Annotated[list[str], msgspec.Meta(max_length=MAX_CLIENTS)]
+
+
+class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
+    url: str | None = None
+    events: EventList | None = None
+    clients: ClientList | None = None
+    description: str | None = None
+    enabled: bool = True
+
+
+class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A merge patch: absent keeps a field; `clients: null` means every client, `description: null` none."""
+
+    url: str | msgspec.UnsetType = msgspec.UNSET
+    events: EventList | msgspec.UnsetType = msgspec.UNSET
+    clients: ClientList | msgspec.UnsetType | None = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
+    since: Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFields:
+    """Validated values, ready to store (clients still as IRIs, resolved by the use case)."""
+
+    url: str
+    events: list[str]
+    clients: list[str] | None
+    description: str | None
+    enabled: bool
+
+
+def validated(fields: EndpointFields, *, allow_private: bool) -> EndpointFields:
+    """The values to store, or every rule they break (422)."""
+    for path, value in [("url", fields.url), ("events", fields.events), ("clients", fields.clients)]:
+        reject_nul(path, value)
+    reject_nul("description", fields.description)
+    found: list[Violation] = []
+    url = (fields.url or "").strip()
+    if problem := _url_problem(url, allow_private=allow_private):
+        found.append(problem)
+    events = list(dict.fromkeys(fields.events or []))
+    if not events:
+        found.append(Violation("events", "This collection should contain 1 element or more.", TOO_FEW))
+    elif any(name not in (*EVENT_TYPES, ALL_EVENTS) for name in events):
+        found.append(Violation("events", INVALID_CHOICE, NO_SUCH_CHOICE))
+    if fields.clients is not None and not fields.clients:
+        message = "This collection should contain 1 element or more (null: every client)."
+        found.append(Violation("clients", message, TOO_FEW))
+    description = (fields.description or "").strip() or None
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        found.append(Violation("description", too_long(MAX_DESCRIPTION), TOO_LONG))
+    if found:
+        raise ConstraintViolations(found)
+    clients = None if fields.clients is None else list(dict.fromkeys(fields.clients))
+    events = [ALL_EVENTS] if ALL_EVENTS in events else events
+    return EndpointFields(url, events, clients, description, fields.enabled)
+
+
+def _url_problem(url: str, *, allow_private: bool) -> Violation | None:
+    if not url:
+        return Violation("url", BLANK, NOT_BLANK)
+    if len(url) > MAX_URL:
+        return Violation("url", too_long(MAX_URL), TOO_LONG)
+    schemes = frozenset({"https", "http"} if allow_private else {"https"})
+    if not is_web_url(url, schemes=schemes):
+        message = NOT_A_URL if allow_private else "This value should be a public https URL."
+        return Violation("url", message, INVALID_URL)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not allow_private and literal_address(host) is None and not _TOP_LEVEL.search(host):
+        return Violation("url", "This value should be a public https URL.", INVALID_URL)
+    if "@" in parts.netloc:
+        return Violation("url", "This URL must not contain credentials.", INVALID_URL)
+    if parts.fragment:
+        return Violation("url", "This URL must not contain a fragment.", INVALID_URL)
+    if not allow_private and (refusal := host_refusal(host)):
+        return Violation("url", refusal, INVALID_URL)
+    return None

@@ -1,0 +1,189 @@
+"""Webhook endpoint use cases; every statement is scoped to the caller's organization in SQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from service.auth.principal import Principal
+from service.crypto import CredentialCipher
+from service.db.pool import Database
+from service.errors import BadRequest, ConstraintViolations, Violation
+from service.web.iri import client_iri, item_not_found, parse_client_iri
+from service.web.pagination import PageRequest
+from service.web.resource import not_found
+from service.webhooks import signing, store
+from service.webhooks.schema import EndpointCreate, EndpointFields, EndpointPatch, validated
+from service.webhooks.store import Row
+
+DISABLED_BY_OWNER = "Disabled through the API."
+# Fan-out per event is bounded: an organization's change never writes more deliveries than this.
+MAX_ENDPOINTS = 20
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+def _organization(principal: Principal) -> uuid.UUID:
+    # Guards admit only organization members here; a platform-wide caller must never reach the SQL.
+    if principal.organization_id is None:
+        raise not_found()
+    return principal.organization_id
+
+
+class Webhooks:
+    """Endpoints and deliveries of the caller's organization."""
+
+    def __init__(
+        self, cipher: CredentialCipher, database: Database, *, allow_private: bool, overlap: int
+    ) -> None:
+        self._cipher = cipher
+        self._database = database
+        self._allow_private = allow_private
+        self._overlap = overlap
+
+    async def list_endpoints(self, principal: Principal, page: PageRequest) -> tuple[int, list[Row]]:
+        organization = _organization(principal)
+        async with self._database.connection() as connection:
+            total = await store.count_endpoints(connection, organization)
+            rows = await store.page_endpoints(connection, organization, page.items_per_page, page.offset)
+        return total, rows
+
+    async def get(self, principal: Principal, endpoint: uuid.UUID) -> Row:
+        async with self._database.connection() as connection:
+            row = await store.get_endpoint(connection, endpoint, _organization(principal))
+        if row is None:
+            raise not_found()
+        return row
+
+    async def create(self, principal: Principal, body: EndpointCreate) -> tuple[Row, str]:
+        """The new endpoint and its secret (returned only here)."""
+        organization = _organization(principal)
+        fields = validated(
+            EndpointFields(body.url or "", body.events or [], body.clients, body.description, body.enabled),
+            allow_private=self._allow_private,
+        )
+        endpoint_id, secret = uuid.uuid4(), signing.new_secret()
+        sealed = signing.seal(self._cipher, endpoint_id, secret)
+        async with self._database.transaction() as connection:
+            clients = await self._clients(connection, organization, fields.clients)
+            # Serialises creations of one organization, so the cap holds under concurrency.
+            await store.lock_organization(connection, organization)
+            if await store.count_endpoints(connection, organization) >= MAX_ENDPOINTS:
+                message = f"An organization has at most {MAX_ENDPOINTS} webhook endpoints."
+                raise ConstraintViolations([Violation("", message, "webhook-endpoint-limit")])
+            row = await store.insert_endpoint(
+                connection,
+                endpoint_id,
+                organization,
+                fields.url,
+                fields.description,
+                fields.events,
+                clients,
+                fields.enabled,
+                sealed.ciphertext,
+                sealed.key_id,
+                DISABLED_BY_OWNER,
+            )
+        return row, secret
+
+    async def update(self, principal: Principal, endpoint: uuid.UUID, patch: EndpointPatch) -> Row:
+        organization = _organization(principal)
+        async with self._database.transaction() as connection:
+            current = await store.get_endpoint(connection, endpoint, organization, lock=True)
+            if current is None:
+                raise not_found()
+            ids = current["client_ids"]
+            clients_now = None if ids is None else [client_iri(c) for c in ids]
+            merged = EndpointFields(
+                current["url"] if patch.url is msgspec.UNSET else patch.url,
+                list(current["event_types"]) if patch.events is msgspec.UNSET else patch.events,
+                clients_now if patch.clients is msgspec.UNSET else patch.clients,
+                current["description"] if patch.description is msgspec.UNSET else patch.description,
+                current["enabled"] if patch.enabled is msgspec.UNSET else patch.enabled,
+            )
+            fields = validated(merged, allow_private=self._allow_private)
+            clients = await self._clients(connection, organization, fields.clients)
+            return await store.update_endpoint(
+                connection,
+                endpoint,
+                organization,
+                fields.url,
+                fields.description,
+                fields.events,
+                clients,
+                fields.enabled,
+                DISABLED_BY_OWNER,
+            )
+
+    async def rotate(self, principal: Principal, endpoint: uuid.UUID) -> tuple[Row, str]:
+        secret = signing.new_secret()
+        sealed = signing.seal(self._cipher, endpoint, secret)
+        async with self._database.connection() as connection:
+            row = await store.rotate_secret(
+                connection,
+                endpoint,
+                _organization(principal),
+                sealed.ciphertext,
+                sealed.key_id,
+                self._overlap,
+            )
+        if row is None:
+            raise not_found()
+        return row, secret
+
+    async def delete(self, principal: Principal, endpoint: uuid.UUID) -> None:
+        async with self._database.connection() as connection:
+            if not await store.delete_endpoint(connection, endpoint, _organization(principal)):
+                raise not_found()
+
+    async def deliveries(
+        self, principal: Principal, endpoint: uuid.UUID, state: str | None, page: PageRequest
+    ) -> tuple[int, list[Row]]:
+        organization = _organization(principal)
+        if state is not None and state not in DELIVERY_STATES:
+            raise BadRequest(f'Query parameter "status" must be one of {", ".join(DELIVERY_STATES)}.')
+        async with self._database.connection() as connection:
+            if not await store.endpoint_exists(connection, endpoint, organization):
+                raise not_found()
+            return await store.page_deliveries(
+                connection, endpoint, organization, state, page.items_per_page, page.offset
+            )
+
+    async def delivery(self, principal: Principal, endpoint: uuid.UUID, delivery: uuid.UUID) -> Row:
+        async with self._database.connection() as connection:
+            row = await store.get_delivery(connection, delivery, endpoint, _organization(principal))
+        if row is None:
+            raise not_found()
+        return row
+
+    async def retry(self, principal: Principal, endpoint: uuid.UUID, delivery: uuid.UUID) -> Row:
+        organization = _organization(principal)
+        async with self._database.transaction() as connection:
+            if not await store.retry_delivery(connection, delivery, endpoint, organization):
+                raise not_found()
+            row = await store.get_delivery(connection, delivery, endpoint, organization)
+        assert row is not None
+        return row
+
+    async def replay(self, principal: Principal, endpoint: uuid.UUID, since: datetime) -> int:
+        organization = _organization(principal)
+        async with self._database.transaction() as connection:
+            if not await store.endpoint_exists(connection, endpoint, organization):
+                raise not_found()
+            return await store.replay(connection, endpoint, organization, since)
+
+    @staticmethod
+    async def _clients(
+        connection: asyncpg.Connection, organization: uuid.UUID, iris: list[str] | None
+    ) -> list[uuid.UUID] | None:
+        """Client IRIs as ids; one the caller cannot see is API Platform's 400, as on accounts."""
+        if iris is None:
+            return None
+        ids = {iri: parse_client_iri(iri) for iri in iris}
+        known = await store.organization_clients(connection, organization, list(ids.values()))
+        for iri, client_id in ids.items():
+            if client_id not in known:
+                raise item_not_found(iri)
+        return list(ids.values())

@@ -122,7 +122,7 @@ def test_the_kubernetes_component_carries_exactly_these_rules() -> None:
         (COMPONENT / "prometheus-rule.yaml").relative_to(ROOT)
     )
     monitors = {doc["metadata"]["name"]: doc for doc in documents if doc.get("kind") == "PodMonitor"}
-    assert set(monitors) == {"accounts-api", "accounts-relay"}
+    assert set(monitors) == {"accounts-api", "accounts-relay", "accounts-webhooks"}
 
 
 def test_dashboard_is_a_grafana_dashboard_whose_panels_all_query_something() -> None:
@@ -156,7 +156,11 @@ def test_compose_monitoring_profile_loads_these_rules_and_dashboards() -> None:
         assert path in mounts
     scrape = _yaml(MONITORING / "prometheus.yml")
     assert scrape["rule_files"] == ["/etc/prometheus/rules.yml"]
-    assert {job["job_name"] for job in scrape["scrape_configs"]} >= {"accounts-api", "accounts-relay"}
+    assert {job["job_name"] for job in scrape["scrape_configs"]} >= {
+        "accounts-api",
+        "accounts-relay",
+        "accounts-webhooks",
+    }
 
 
 if __name__ == "__main__":

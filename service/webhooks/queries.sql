@@ -1,24 +1,26 @@
 -- Webhook endpoints and deliveries. Every API query names the organization: another organization's
 -- endpoint does not exist here. The dispatcher's queries (try_lock onwards) span all organizations.
 
+-- What every endpoint read and write answers with (the secrets stay in the table):
+-- fragment: endpoint_columns
+id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
+previous_secret_expires_at, failing_since, version, created_at, updated_at
+
 -- name: count_endpoints
 SELECT count(*) FROM webhook_endpoints WHERE organization_id = $1;
 
 -- name: page_endpoints
-SELECT id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
-       previous_secret_expires_at, failing_since, version, created_at, updated_at
+SELECT {{endpoint_columns}}
 FROM webhook_endpoints WHERE organization_id = $1
 ORDER BY created_at, id
 LIMIT $2 OFFSET $3;
 
 -- name: get_endpoint
-SELECT id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
-       previous_secret_expires_at, failing_since, version, created_at, updated_at
+SELECT {{endpoint_columns}}
 FROM webhook_endpoints WHERE id = $1 AND organization_id = $2;
 
 -- name: lock_endpoint
-SELECT id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
-       previous_secret_expires_at, failing_since, version, created_at, updated_at
+SELECT {{endpoint_columns}}
 FROM webhook_endpoints WHERE id = $1 AND organization_id = $2
 FOR UPDATE;
 
@@ -33,8 +35,7 @@ INSERT INTO webhook_endpoints (id, organization_id, url, description, event_type
                                disabled_reason, disabled_at, secret, secret_key_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         CASE WHEN NOT $7 THEN $10 END, CASE WHEN NOT $7 THEN now() END, $8, $9)
-RETURNING id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
-          previous_secret_expires_at, failing_since, version, created_at, updated_at;
+RETURNING {{endpoint_columns}};
 
 -- name: update_endpoint
 -- Enabling clears the reason and the failure run; disabling through the API records $8 as reason.
@@ -45,8 +46,7 @@ SET url = $3, description = $4, event_types = $5, client_ids = $6, enabled = $7,
     failing_since = CASE WHEN $7 AND NOT enabled THEN NULL ELSE failing_since END,
     version = version + 1, updated_at = now()
 WHERE id = $1 AND organization_id = $2
-RETURNING id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
-          previous_secret_expires_at, failing_since, version, created_at, updated_at;
+RETURNING {{endpoint_columns}};
 
 -- name: rotate_secret
 -- The current secret keeps signing (as a second signature) for $5 seconds.
@@ -55,8 +55,7 @@ SET previous_secret = secret, previous_secret_key_id = secret_key_id,
     previous_secret_expires_at = now() + make_interval(secs => $5),
     secret = $3, secret_key_id = $4, version = version + 1, updated_at = now()
 WHERE id = $1 AND organization_id = $2
-RETURNING id, url, description, event_types, client_ids, enabled, disabled_reason, disabled_at,
-          previous_secret_expires_at, failing_since, version, created_at, updated_at;
+RETURNING {{endpoint_columns}};
 
 -- name: delete_endpoint
 DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2 RETURNING id;

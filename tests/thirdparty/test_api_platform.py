@@ -38,9 +38,28 @@ FIELDS = {
         "credentialFields",
         "requiredCredentials",
     },
+    "webhook_endpoints": {
+        "id",
+        "url",
+        "description",
+        "events",
+        "clients",
+        "enabled",
+        "disabledReason",
+        "disabledAt",
+        "failingSince",
+        "previousSecretExpiresAt",
+        "createdAt",
+        "updatedAt",
+    },
 }
 CRUD = {("list", "GET"), ("create", "POST"), ("show", "GET"), ("edit", "PATCH"), ("delete", "DELETE")}
-OPERATIONS = {"accounts": CRUD, "clients": CRUD, "integrations": {("list", "GET"), ("show", "GET")}}
+OPERATIONS = {
+    "accounts": CRUD,
+    "clients": CRUD,
+    "integrations": {("list", "GET"), ("show", "GET")},
+    "webhook_endpoints": CRUD,
+}
 FILTERS = {
     "accounts": {
         "integration",
@@ -57,6 +76,7 @@ FILTERS = {
     },
     "clients": {"name"},
     "integrations": set(),
+    "webhook_endpoints": set(),
 }
 
 

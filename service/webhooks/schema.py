@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 
 from service.clients.iri import CLIENT_IRI_PATTERN
 from service.errors import ConstraintViolations, Violation
@@ -123,7 +123,29 @@ class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
 
 
+# RFC 3339 as the decoder reads it: with an offset, never year 0000 nor a leap second (it refuses both).
+_SINCE_PATTERN = (
+    r"^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})(?![\s\S])"
+)
+
+
+class ReplayWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST …/replay as documented."""
+
+    since: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=_SINCE_PATTERN,
+            description="RFC 3339 with offset",
+            extra_json_schema={"extra": {"format": OpenAPIFormat.DATE_TIME}},
+        ),
+    ]
+
+
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
+    __openapi__: ClassVar[type] = ReplayWrite
+
     since: Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
 
 

@@ -65,7 +65,8 @@ def _supported_property(resource: LinkedResource, prop: Property) -> dict[str, A
         "label": prop.name,
         "domain": f"#{name}",
     }
-    if prop.link:
+    if prop.link and not prop.listed:
+        # A list of IRIs (e.g. a webhook endpoint's clients) is to-many: no cardinality bound.
         described["owl:maxCardinality"] = 1
     if prop.range is not None:
         described["range"] = "rdf:JSON" if prop.range == JSON_LITERAL else prop.range

@@ -27,13 +27,15 @@ class EndpointView(msgspec.Struct, rename="camel"):
     clients: Annotated[list[str] | None, msgspec.Meta(description="Client IRIs; null: every client")]
     enabled: bool
     disabled_reason: Annotated[str | None, msgspec.Meta(description="Why the service disabled it")]
-    disabled_at: str | None
-    failing_since: Annotated[str | None, msgspec.Meta(description="Start of the current run of failures")]
-    previous_secret_expires_at: Annotated[
-        str | None, msgspec.Meta(description="Until then the secret before the last rotation signs too")
+    disabled_at: datetime | None
+    failing_since: Annotated[
+        datetime | None, msgspec.Meta(description="Start of the current run of failures")
     ]
-    created_at: str
-    updated_at: str | None
+    previous_secret_expires_at: Annotated[
+        datetime | None, msgspec.Meta(description="Until then the secret before the last rotation signs too")
+    ]
+    created_at: datetime
+    updated_at: datetime | None
 
 
 class EndpointWithSecret(EndpointView, rename="camel"):
@@ -41,7 +43,7 @@ class EndpointWithSecret(EndpointView, rename="camel"):
 
 
 class AttemptView(msgspec.Struct, rename="camel"):
-    at: str
+    at: datetime
     status: int | None
     latency_ms: float | None
     error: str | None
@@ -59,10 +61,10 @@ class DeliveryView(msgspec.Struct, rename="camel"):
     last_status_code: int | None
     last_error: str | None
     last_latency_ms: float | None
-    last_attempt_at: str | None
-    next_attempt_at: Annotated[str | None, msgspec.Meta(description="Null unless pending")]
-    delivered_at: str | None
-    created_at: str
+    last_attempt_at: datetime | None
+    next_attempt_at: Annotated[datetime | None, msgspec.Meta(description="Null unless pending")]
+    delivered_at: datetime | None
+    created_at: datetime
     history: list[AttemptView]
 
 

@@ -158,6 +158,7 @@ class WebhookEndpointController(Controller):
         opt=WRITERS,
         summary="Removes the WebhookEndpoint resource.",
         description="Its pending deliveries are dropped.",
+        operation_class=ENDPOINT_OPERATION,
         responses=error_responses(401, 403, 404),
     )
     async def remove(

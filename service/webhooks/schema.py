@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 
+from service.clients.iri import CLIENT_IRI_PATTERN
 from service.errors import ConstraintViolations, Violation
 from service.web.constraints import (
     BLANK,
@@ -37,8 +39,71 @@ _TOP_LEVEL = re.compile(r"\.[A-Za-z]{2,63}\.?$")
 EventList = Annotated[list[str], msgspec.Meta(max_length=len(EVENT_TYPES) + 1)]
 ClientList = Annotated[list[str], msgspec.Meta(max_length=MAX_CLIENTS)]
 
+# How the document states the rules `validated` applies (a subset where a rule needs more than a schema:
+# the named host must also not be a local name, and the clients must be the organization's own).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_LOCAL_NAMES = "|".join(
+    "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+    for name in ("localhost", "local", "internal", "home.arpa", "lan")
+)
+_LOCAL = rf"(?![^/?]*\.(?:{_LOCAL_NAMES})(?:[:/?]|$))"
+_REST = r"(?::[0-9]{1,4})?(?:[/?][^\s\x00-\x1f\x7f<>\"\\^`{|}#]*)?"
+PUBLIC_HTTPS_URL_PATTERN = rf"^https://{_LOCAL}(?:{_LABEL}\.)+[A-Za-z]{{2,63}}{_REST}(?![\s\S])"
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_URL,
+        pattern=PUBLIC_HTTPS_URL_PATTERN,
+        description="An https URL on a public DNS name, without credentials or fragment; never fetched here",
+    ),
+]
+EventChoice = Literal["account.connected", "account.updated", "account.removed", "*"]
+Events = Annotated[
+    list[EventChoice],
+    msgspec.Meta(
+        min_length=1, max_length=len(EVENT_TYPES) + 1, description="Event types to send; `*`: every type"
+    ),
+]
+# The item rule goes in `extra`: Litestar drops the metadata of a list's item type.
+_CLIENT_ITEM = Schema(type=OpenAPIType.STRING, pattern=CLIENT_IRI_PATTERN)
+Clients = Annotated[
+    list[str],
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_CLIENTS,
+        description="IRIs of the organization's clients; null: every client",
+        extra_json_schema={"extra": {"items": _CLIENT_ITEM}},
+    ),
+]
+Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION, description="Blank is none")]
+
+
+class EndpointWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/webhook_endpoints as documented: what `validated` accepts, as a schema."""
+
+    url: Url
+    events: Events
+    clients: Clients | None = None
+    description: Description | None = None
+    enabled: bool = True
+
+
+class EndpointChange(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of PATCH /api/webhook_endpoints/{id} as documented."""
+
+    url: Url | msgspec.UnsetType = msgspec.UNSET
+    events: Events | msgspec.UnsetType = msgspec.UNSET
+    clients: Clients | msgspec.UnsetType | None = msgspec.UNSET
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+
 
 class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """As decoded: missing or empty fields are reported as violations (422), like API Platform does."""
+
+    __openapi__: ClassVar[type] = EndpointWrite
+
     url: str | None = None
     events: EventList | None = None
     clients: ClientList | None = None
@@ -49,6 +114,8 @@ class EndpointCreate(msgspec.Struct, forbid_unknown_fields=True):
 class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     """A merge patch: absent keeps a field; `clients: null` means every client, `description: null` none."""
 
+    __openapi__: ClassVar[type] = EndpointChange
+
     url: str | msgspec.UnsetType = msgspec.UNSET
     events: EventList | msgspec.UnsetType = msgspec.UNSET
     clients: ClientList | msgspec.UnsetType | None = msgspec.UNSET
@@ -56,7 +123,29 @@ class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
 
 
+# RFC 3339 as the decoder reads it: with an offset, never year 0000 nor a leap second (it refuses both).
+_SINCE_PATTERN = (
+    r"^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})(?![\s\S])"
+)
+
+
+class ReplayWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST …/replay as documented."""
+
+    since: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=_SINCE_PATTERN,
+            description="RFC 3339 with offset",
+            extra_json_schema={"extra": {"format": OpenAPIFormat.DATE_TIME}},
+        ),
+    ]
+
+
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
+    __openapi__: ClassVar[type] = ReplayWrite
+
     since: Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
 
 

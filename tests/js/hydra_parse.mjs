@@ -13,6 +13,7 @@ function describeField(field) {
     type: field.type,
     required: field.required,
     reference: field.reference ? field.reference.name : null,
+    maxCardinality: field.maxCardinality ?? null,
   };
 }
 

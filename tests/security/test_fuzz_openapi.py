@@ -4,7 +4,8 @@ Every check is on: no server error, status codes, content types, headers and bod
 schema-invalid input refused, schema-valid input accepted (never 400 nor 422), Allow on OPTIONS and
 405. The document states every rule of a single field (lengths, blank text, URL syntax, choices); the
 few rules it cannot state are applied to the generated cases in `before_call`: uniqueness, the
-credential fields of the chosen integration, and identifiers that must name existing things.
+credential fields of the chosen integration, identifiers that must name existing things, and the cap
+on an organization's webhook endpoints.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.generation.meta import TestPhase
+from schemathesis.python import asgi
 
 from service.integrations.catalog import INTEGRATIONS, slug_of
 from service.web.pagination import DEFAULT_ITEMS_PER_PAGE, DEFAULT_MAX_OFFSET
+from service.webhooks.usecases import MAX_ENDPOINTS
 from tests.security.support import FUZZ, LateApp, fuzz_app_for
 
 MAX_EXAMPLES = 25
@@ -95,6 +98,12 @@ def before_call(context: Any, case: Case, kwargs: dict[str, Any]) -> None:
     if label in {"POST /api/accounts", "POST /api/tokens"} and isinstance(body.get("client"), str):
         # A well-formed IRI of a client the caller does not have is API Platform's 400 "Item not found".
         body["client"] = FUZZ.client_iri
+    webhook_write = label in {"POST /api/webhook_endpoints", "PATCH /api/webhook_endpoints/{endpoint_id}"}
+    if webhook_write and isinstance(body.get("clients"), list):
+        # Well-formed IRIs of clients the organization does not have are 400 "Item not found".
+        body["clients"] = [FUZZ.client_iri for _ in body["clients"]]
+    if label == "POST /api/webhook_endpoints":
+        _make_room_for_an_endpoint()
     if label == "POST /api/accounts":
         # Required of owners (these cases' caller), implied for customers: the schema makes it optional.
         body.setdefault("client", FUZZ.client_iri)
@@ -117,6 +126,17 @@ def before_call(context: Any, case: Case, kwargs: dict[str, Any]) -> None:
             body.pop("status", None)
         elif "status" in body:
             body["status"] = "paused"
+
+
+def _make_room_for_an_endpoint() -> None:
+    """An organization has at most MAX_ENDPOINTS endpoints (422 beyond): remove some before a creation."""
+    owner = {"Authorization": f"Bearer {FUZZ.owner_token}"}
+    with asgi.get_client(TARGET) as client:
+        listed = client.get(f"/api/webhook_endpoints?itemsPerPage={MAX_ENDPOINTS}", headers=owner)
+        assert listed.status_code == 200, listed.text
+        page = listed.json()
+        for member in page["member"][: max(0, page["totalItems"] - MAX_ENDPOINTS + 1)]:
+            assert client.delete(member["@id"], headers=owner).status_code == 204
 
 
 def _state_the_document_cannot(body: dict[str, Any]) -> None:

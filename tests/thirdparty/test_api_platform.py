@@ -38,9 +38,28 @@ FIELDS = {
         "credentialFields",
         "requiredCredentials",
     },
+    "webhook_endpoints": {
+        "id",
+        "url",
+        "description",
+        "events",
+        "clients",
+        "enabled",
+        "disabledReason",
+        "disabledAt",
+        "failingSince",
+        "previousSecretExpiresAt",
+        "createdAt",
+        "updatedAt",
+    },
 }
 CRUD = {("list", "GET"), ("create", "POST"), ("show", "GET"), ("edit", "PATCH"), ("delete", "DELETE")}
-OPERATIONS = {"accounts": CRUD, "clients": CRUD, "integrations": {("list", "GET"), ("show", "GET")}}
+OPERATIONS = {
+    "accounts": CRUD,
+    "clients": CRUD,
+    "integrations": {("list", "GET"), ("show", "GET")},
+    "webhook_endpoints": CRUD,
+}
 FILTERS = {
     "accounts": {
         "integration",
@@ -57,6 +76,7 @@ FILTERS = {
     },
     "clients": {"name"},
     "integrations": set(),
+    "webhook_endpoints": set(),
 }
 
 
@@ -95,6 +115,16 @@ def test_fields_carry_types_references_and_access(served: Served) -> None:
     integrations = {field["name"]: field for field in resources["integrations"]["fields"]}
     assert integrations["available"]["type"] == "boolean"
     assert resources["integrations"]["writable"] == []
+    assert fields["client"]["maxCardinality"] == 1
+    webhooks = {field["name"]: field for field in resources["webhook_endpoints"]["fields"]}
+    # A list of client IRIs: a to-many reference.
+    assert webhooks["clients"]["reference"] == "clients"
+    assert webhooks["clients"]["maxCardinality"] is None
+    assert webhooks["createdAt"]["type"] == webhooks["failingSince"]["type"] == "dateTime"
+    assert webhooks["enabled"]["type"] == "boolean"
+    assert {name for name, field in webhooks.items() if field["required"]} == {"url", "events"}
+    assert "id" in resources["webhook_endpoints"]["readable"]
+    assert "id" not in resources["webhook_endpoints"]["writable"]
     edit = next(op for op in accounts["operations"] if op["type"] == "edit")
     assert edit["expects"] == edit["returns"] == f"{served.base_url}/api/docs.jsonld#Account"
 

@@ -33,8 +33,23 @@ def account(served: Served, http: httpx.Client) -> dict[str, Any]:
     return document
 
 
+@pytest.fixture(scope="module")
+def delivery(served: Served, http: httpx.Client) -> dict[str, Any]:
+    """A webhook endpoint, then an account whose creation the endpoint gets a delivery of."""
+    body = {"url": "https://hooks.example.com/accounts", "events": ["*"]}
+    endpoint = http.post("/api/webhook_endpoints", json=body, headers=served.owner())
+    assert endpoint.status_code == 201, endpoint.text
+    body = new_account(served.tenant, externalId="+15555550199")
+    created = http.post("/api/accounts", json=body, headers=served.owner())
+    assert created.status_code == 201, created.text
+    listed = http.get(f"/api/webhook_endpoints/{endpoint.json()['id']}/deliveries", headers=served.owner())
+    assert listed.status_code == 200, listed.text
+    [member] = listed.json()["member"]
+    return {"endpoint_id": endpoint.json()["id"], "delivery_id": member["id"]}
+
+
 def get_paths(
-    served: Served, http: httpx.Client, account: dict[str, Any]
+    served: Served, http: httpx.Client, account: dict[str, Any], delivery: dict[str, Any]
 ) -> list[tuple[str, dict[str, str]]]:
     """Every GET path of the OpenAPI document with real identifiers, the discovery documents, and who
     may read each."""
@@ -44,6 +59,7 @@ def get_paths(
         "client_id": str(served.tenant.client_ids[0]),
         "organization_id": str(served.tenant.organization_id),
         "slug": "whatsapp",
+        **delivery,
     }
     paths = []
     for path, item in document["paths"].items():
@@ -56,9 +72,9 @@ def get_paths(
 
 
 def test_head_answers_every_get_route_like_get_without_a_body(
-    served: Served, http: httpx.Client, account: dict[str, Any]
+    served: Served, http: httpx.Client, account: dict[str, Any], delivery: dict[str, Any]
 ) -> None:
-    paths = get_paths(served, http, account)
+    paths = get_paths(served, http, account, delivery)
     assert len(paths) >= 11
     for path, headers in paths:
         got = http.get(path, headers=headers)

@@ -16,7 +16,18 @@ from tests.thirdparty.conftest import Served
 
 JSONLD = "application/ld+json"
 # Keys whose values are IRIs (typed @id in the contexts): compaction without a base gives them absolute.
-IRI_KEYS = {"@context", "@id", "account", "client", "integration", "first", "last", "previous", "next"}
+IRI_KEYS = {
+    "@context",
+    "@id",
+    "account",
+    "client",
+    "integration",
+    "webhookEndpoint",
+    "first",
+    "last",
+    "previous",
+    "next",
+}
 
 
 def loader_for(served: Served) -> Any:
@@ -147,6 +158,7 @@ def test_every_context_and_the_documentation_are_public_cacheable_json_ld(served
         "account": "/api/accounts",
         "client": "/api/clients",
         "integration": "/api/integrations",
+        "webhookEndpoint": "/api/webhook_endpoints",
     }
     round_trip(served, f"{served.base_url}/api", document)
     names = (
@@ -155,6 +167,8 @@ def test_every_context_and_the_documentation_are_public_cacheable_json_ld(served
         "AccountCredentials",
         "Client",
         "Integration",
+        "WebhookEndpoint",
+        "WebhookDelivery",
         "Error",
         "ConstraintViolation",
     )

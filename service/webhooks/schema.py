@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import msgspec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 
-from service.clients.iri import CLIENT_IRI_PATTERN
 from service.errors import ConstraintViolations, Violation
 from service.web.constraints import (
     BLANK,
@@ -25,6 +24,7 @@ from service.web.constraints import (
     reject_nul,
     too_long,
 )
+from service.web.iri import CLIENT_IRI_PATTERN
 from service.webhooks.addresses import host_refusal, literal_address
 
 EVENT_TYPES = ("account.connected", "account.updated", "account.removed")

@@ -47,6 +47,10 @@ CONFIG = SchemathesisConfig.from_dict(
         "phases": {"stateful": {"max-steps": 8, "generation": {"mode": "positive"}}},
     }
 )
+WEBHOOK_BODIES_OF_AN_ENDPOINT = {
+    "PATCH /api/webhook_endpoints/{endpoint_id}",
+    "POST /api/webhook_endpoints/{endpoint_id}/replay",
+}
 TARGET = LateApp()
 schema = schemathesis.openapi.from_dict(FUZZ.document, config=CONFIG)
 schema.config.update(base_url="http://testserver")
@@ -93,6 +97,9 @@ def before_call(context: Any, case: Case, kwargs: dict[str, Any]) -> None:
             size = query.get("itemsPerPage", DEFAULT_ITEMS_PER_PAGE)
             if isinstance(size, int) and size > 0 and query["page"] * size > DEFAULT_MAX_OFFSET:
                 query["page"] = max(1, DEFAULT_MAX_OFFSET // size)
+    if label in WEBHOOK_BODIES_OF_AN_ENDPOINT:
+        # The bodies are only read for an endpoint that exists (404 otherwise).
+        case.path_parameters = {**(case.path_parameters or {}), "endpoint_id": _an_endpoint()}
     if not isinstance(body, dict):
         return
     if label in {"POST /api/accounts", "POST /api/tokens"} and isinstance(body.get("client"), str):
@@ -137,6 +144,19 @@ def _make_room_for_an_endpoint() -> None:
         page = listed.json()
         for member in page["member"][: max(0, page["totalItems"] - MAX_ENDPOINTS + 1)]:
             assert client.delete(member["@id"], headers=owner).status_code == 204
+
+
+def _an_endpoint() -> str:
+    """The id of one of the organization's webhook endpoints, made when there is none."""
+    owner = {"Authorization": f"Bearer {FUZZ.owner_token}"}
+    with asgi.get_client(TARGET) as client:
+        page = client.get("/api/webhook_endpoints?itemsPerPage=1", headers=owner).json()
+        if page["member"]:
+            return str(page["member"][0]["id"])
+        body = {"url": "https://hooks.example.com/fuzz", "events": ["*"]}
+        created = client.post("/api/webhook_endpoints", json=body, headers=owner)
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
 
 
 def _state_the_document_cannot(body: dict[str, Any]) -> None:

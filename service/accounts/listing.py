@@ -7,11 +7,12 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import msgspec
 
+from service.accounts.schema import IntegrationReference, Status
 from service.errors import BadRequest
 from service.integrations.catalog import slug_of
 from service.web.iri import client_id_of
@@ -35,6 +36,12 @@ SEARCH_VARIABLES: tuple[tuple[str, str], ...] = (
     ("order[createdAt]", "createdAt"),
     ("order[name]", "name"),
 )
+# The values the document lists for the filters with a closed set of them; anything else is a 400
+# that names them, rather than an empty page for a misspelt status.
+FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "integration": tuple(get_args(IntegrationReference)),
+    "status": tuple(get_args(Status)),
+}
 _ORDER_KEYS: dict[str, OrderField] = {"order[createdAt]": "createdAt", "order[name]": "name"}
 _CURSOR_VERSION = 1
 # Account names are at most 255 characters (AccountWrite); a cursor can only point after one of them.
@@ -143,9 +150,9 @@ def parse_listing(query: Query, max_offset: int = DEFAULT_MAX_OFFSET) -> Listing
     cursor = single(query, "cursor")
     return Listing(
         clients=_clients(query),
-        integrations=_repeated(query, "integration", slug_of),
+        integrations=_chosen(query, "integration", slug_of),
         providers=_repeated(query, "provider"),
-        statuses=_repeated(query, "status"),
+        statuses=_chosen(query, "status"),
         name_pattern=like_pattern(single(query, "name")),
         ordering=ordering,
         page=parse_page(query, None if cursor_mode else max_offset),
@@ -160,6 +167,16 @@ def _repeated(query: Query, name: str, convert: Callable[[str], str] | None = No
     if not values:
         return None
     return [convert(value) for value in values] if convert else values
+
+
+def _chosen(query: Query, name: str, convert: Callable[[str], str] | None = None) -> list[str] | None:
+    """A filter whose values come from FILTER_CHOICES: each given value must be one of them."""
+    choices = FILTER_CHOICES[name]
+    for key in (name, f"{name}[]"):
+        for value in query.get(key, ()):
+            if value not in choices:
+                raise BadRequest(f'"{key}" takes one of: {", ".join(choices)}.')
+    return _repeated(query, name, convert)
 
 
 def _clients(query: Query) -> list[UUID] | None:

@@ -3,21 +3,22 @@ the query itself, through `service.accounts.listing`)."""
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
-from service.accounts.listing import SEARCH_VARIABLES
-from service.accounts.schema import IntegrationReference, Status
+from service.accounts.listing import FILTER_CHOICES, SEARCH_VARIABLES
 from service.web.openapi import page_parameters, query_parameter
 from service.web.pagination import DEFAULT_MAX_OFFSET
 
 _TEXT = Schema(type=OpenAPIType.STRING)
 _ORDER = Schema(type=OpenAPIType.STRING, enum=["asc", "desc"])
-_CHOICES: dict[str, list[Any]] = {
-    "integration": list(get_args(IntegrationReference)),
-    "status": list(get_args(Status)),
-}
+
+
+def _choices(name: str) -> list[Any] | None:
+    return list(FILTER_CHOICES[name]) if name in FILTER_CHOICES else None
+
+
 # `name[]=a&name[]=b` (API Platform's form) and `name=a&name=b` filter alike; the document lists the
 # second only, as a repeatable array: generators name both forms the same and would drop the operation.
 _REPEATABLE = ("integration", "provider", "status", "client")
@@ -32,14 +33,12 @@ _PAGE = query_parameter(
 COLLECTION_PARAMETERS = (
     _PAGE,
     page_parameters()[1],
-    query_parameter(
-        "cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT
-    ),
+    query_parameter("cursor", "Keyset pagination: empty for the first page, then view.next's value", _TEXT),
     *(
         query_parameter(
             name,
             f"Filter on {prop} (repeatable; `{name}[]` works alike)",
-            Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING, enum=_CHOICES.get(name))),
+            Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING, enum=_choices(name))),
         )
         for name, prop in SEARCH_VARIABLES
         if name in _REPEATABLE

@@ -97,6 +97,12 @@ async def test_empty_collection(api: Api, tenants: Tenants) -> None:
         ("cursor=&page=2", 'Query parameters "page" and "cursor" cannot be combined.'),
         ("cursor=%%%", "The cursor is invalid."),
         ("name=%00", "Query parameters must not contain NUL characters."),
+        (
+            "status=connected&status=conected",
+            '"status" takes one of: connecting, connected, disconnected, error, paused.',
+        ),
+        ("status[]=", None),
+        ("integration=whatsapp&integration[]=/api/integrations/nope", None),
     ],
 )
 async def test_bad_queries_are_400(api: Api, tenants: Tenants, query: str, detail: str | None) -> None:

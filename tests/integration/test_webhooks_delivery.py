@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -12,32 +11,22 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from service.settings import Settings
 from tests import eventing
-from tests.identity import Tenant, Tenants
+from tests.identity import Tenants
 from tests.integration.webhooks_support import (  # noqa: F401
     Received,
     Receiver,
     Reply,
     WebhookApi,
     dispatching,
+    events_of,
     eventually,
     wh_api_fixture,
     wh_settings_fixture,
 )
 
 
-def events_of(tenant: Tenant, index: int = 0) -> eventing.Tenant:
-    return eventing.Tenant(tenant.organization_id, tenant.client_ids[index])
-
-
-@pytest.fixture
-async def writer(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await eventing.connect(database_url)
-    yield connection
-    await connection.close()
-
-
 async def test_signed_cloudevents_of_the_own_organization_only(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     async with Receiver() as a, Receiver() as b, Receiver() as filtered, dispatching(wh_settings):
         hook_a = await wh_api.created(tenants.a.owner, url=a.url(), events=["*"])
@@ -46,18 +35,18 @@ async def test_signed_cloudevents_of_the_own_organization_only(
         await wh_api.created(
             tenants.a.owner, url=filtered.url(), events=["account.updated"], clients=[second_client]
         )
-        first = await eventing.create_account(writer, events_of(tenants.a))
-        await eventing.update_account(writer, first, name="Dwight Schrute")
-        await eventing.remove_account(writer, first)
-        other = await eventing.create_account(writer, events_of(tenants.b))
-        second = await eventing.create_account(writer, events_of(tenants.a, 1))
-        await eventing.update_account(writer, second, status="connected")
+        first = await eventing.create_account(conn, events_of(tenants.a))
+        await eventing.update_account(conn, first, name="Dwight Schrute")
+        await eventing.remove_account(conn, first)
+        other = await eventing.create_account(conn, events_of(tenants.b))
+        second = await eventing.create_account(conn, events_of(tenants.a, 1))
+        await eventing.update_account(conn, second, status="connected")
 
         await eventually(
             lambda: len(a.requests) == 5 and len(b.requests) == 1 and len(filtered.requests) == 1
         )
         verifier = Webhook(hook_a["secret"])
-        outbox = await writer.fetch("SELECT event_id, account_id FROM outbox")
+        outbox = await conn.fetch("SELECT event_id, account_id FROM outbox")
         accounts_of = {str(row["event_id"]): row["account_id"] for row in outbox}
         assert {accounts_of[r.headers["webhook-id"]] for r in a.requests} == {first, second}
         for request in a.requests:
@@ -82,7 +71,7 @@ async def test_both_secrets_sign_during_a_rotation(
     wh_api: WebhookApi,
     wh_settings: Settings,
     tenants: Tenants,
-    writer: asyncpg.Connection,
+    conn: asyncpg.Connection,
     db: asyncpg.Connection,
 ) -> None:
     async with Receiver() as receiver, dispatching(wh_settings):
@@ -90,7 +79,7 @@ async def test_both_secrets_sign_during_a_rotation(
         path = f"/api/webhook_endpoints/{hook['id']}/rotate_secret"
         rotated = await wh_api.http.post(path, headers=wh_api.headers(tenants.a.owner))
         new_secret = rotated.json()["secret"]
-        account = await eventing.create_account(writer, events_of(tenants.a))
+        account = await eventing.create_account(conn, events_of(tenants.a))
         await eventually(lambda: len(receiver.requests) == 1)
         request = receiver.requests[0]
         assert len(request.headers["webhook-signature"].split(" ")) == 2
@@ -98,7 +87,7 @@ async def test_both_secrets_sign_during_a_rotation(
             Webhook(secret).verify(request.body, request.headers)
         # Once the overlap is over, only the new secret signs.
         await db.execute("UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 s'")
-        await eventing.update_account(writer, account, name="Jim Halpert")
+        await eventing.update_account(conn, account, name="Jim Halpert")
         await eventually(lambda: len(receiver.requests) == 2)
         later = receiver.requests[1]
         assert len(later.headers["webhook-signature"].split(" ")) == 1
@@ -120,7 +109,7 @@ async def test_order_per_account_under_concurrent_changes_and_failures(
         await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
 
         async def churn(connection: asyncpg.Connection, count: int) -> list[uuid.UUID]:
-            # Each writer interleaves changes of its accounts; the writers run concurrently.
+            # Each conn interleaves changes of its accounts; the writers run concurrently.
             mine = [await eventing.create_account(connection, events_of(tenants.a)) for _ in range(count)]
             for step in range(updates):
                 for account in mine:

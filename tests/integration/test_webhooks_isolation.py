@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import msgspec
-import pytest
 
 from service.settings import Settings
 from tests import eventing
-from tests.identity import Tenant, Tenants
+from tests.identity import Tenants
 from tests.integration.webhooks_support import (  # noqa: F401
     Received,
     Receiver,
     Reply,
     WebhookApi,
     dispatching,
+    events_of,
     eventually,
     wh_api_fixture,
     wh_settings_fixture,
 )
 
 
-def events_of(tenant: Tenant) -> eventing.Tenant:
-    return eventing.Tenant(tenant.organization_id, tenant.client_ids[0])
-
-
-@pytest.fixture
-async def writer(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await eventing.connect(database_url)
-    yield connection
-    await connection.close()
-
-
 async def test_private_destinations_are_refused_when_sending(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     """Endpoints saved while private URLs were allowed (or whose DNS changed since) are not reached."""
     strict = msgspec.structs.replace(
@@ -47,7 +35,7 @@ async def test_private_destinations_are_refused_when_sending(
             await wh_api.created(tenants.a.owner, url=receiver.url(host=host), events=["*"])
             for host in ("127.0.0.1", "localhost", "[::ffff:127.0.0.1]")
         ]
-        await eventing.create_account(writer, events_of(tenants.a))
+        await eventing.create_account(conn, events_of(tenants.a))
 
         async def all_given_up() -> bool:
             for hook in hooks:
@@ -65,7 +53,7 @@ async def test_private_destinations_are_refused_when_sending(
 
 
 async def test_redirects_are_not_followed(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     once = msgspec.structs.replace(wh_settings, webhooks_retry_schedule="0")
     async with Receiver() as target:
@@ -75,7 +63,7 @@ async def test_redirects_are_not_followed(
 
         async with Receiver(redirect) as receiver, dispatching(once):
             hook = await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
-            await eventing.create_account(writer, events_of(tenants.a))
+            await eventing.create_account(conn, events_of(tenants.a))
 
             async def given_up() -> bool:
                 listed = await wh_api.deliveries(tenants.a.owner, hook["id"])
@@ -89,7 +77,7 @@ async def test_redirects_are_not_followed(
 
 
 async def test_a_hanging_endpoint_or_account_holds_back_nothing_else(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     capped = msgspec.structs.replace(
         wh_settings, webhooks_max_in_flight_per_endpoint=3, webhooks_read_timeout=30.0
@@ -107,11 +95,11 @@ async def test_a_hanging_endpoint_or_account_holds_back_nothing_else(
     ):
         for receiver in (hanging, partly, fast):
             await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
-        slow_account.append(await eventing.create_account(writer, events_of(tenants.a)))
-        await eventing.update_account(writer, slow_account[0], name="Creed Bratton")
-        others = [await eventing.create_account(writer, events_of(tenants.a)) for _ in range(8)]
+        slow_account.append(await eventing.create_account(conn, events_of(tenants.a)))
+        await eventing.update_account(conn, slow_account[0], name="Creed Bratton")
+        others = [await eventing.create_account(conn, events_of(tenants.a)) for _ in range(8)]
         for account in others:
-            await eventing.update_account(writer, account, name="Meredith Palmer")
+            await eventing.update_account(conn, account, name="Meredith Palmer")
         expected = 2 * (len(others) + 1)
         # Every event reaches the fast endpoint, and every other account's reach the partly slow one,
         # while the hanging endpoint holds at most its cap of requests open.
@@ -124,7 +112,7 @@ async def test_a_hanging_endpoint_or_account_holds_back_nothing_else(
 
 
 async def test_the_command_delivers_and_a_standby_takes_over(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     env = {
         "DATABASE_URL": wh_settings.database_url,
@@ -137,15 +125,15 @@ async def test_the_command_delivers_and_a_standby_takes_over(
         await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
         command = eventing.cli("webhooks", env=env)
         try:
-            account = await eventing.create_account(writer, events_of(tenants.a))
+            account = await eventing.create_account(conn, events_of(tenants.a))
             await eventually(lambda: len(receiver.requests) == 1)
             async with dispatching(wh_settings):
                 # The in-process dispatcher waits as a standby while the command holds the lock.
-                await eventing.update_account(writer, account, name="Stanley Hudson")
+                await eventing.update_account(conn, account, name="Stanley Hudson")
                 await eventually(lambda: len(receiver.requests) == 2)
                 command.terminate()
                 assert command.wait(timeout=20) == 0
-                await eventing.update_account(writer, account, name="Phyllis Vance")
+                await eventing.update_account(conn, account, name="Phyllis Vance")
                 await eventually(lambda: len(receiver.requests) == 3)
         finally:
             if command.poll() is None:

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import msgspec
-import pytest
 
 from service.settings import Settings
 from tests import eventing
-from tests.identity import Tenant, Tenants
+from tests.identity import Tenants
 from tests.integration.webhooks_support import (  # noqa: F401
     Received,
     Receiver,
     Reply,
     WebhookApi,
     dispatching,
+    events_of,
     eventually,
     wh_api_fixture,
     wh_settings_fixture,
 )
-
-
-def events_of(tenant: Tenant) -> eventing.Tenant:
-    return eventing.Tenant(tenant.organization_id, tenant.client_ids[0])
-
-
-@pytest.fixture
-async def writer(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await eventing.connect(database_url)
-    yield connection
-    await connection.close()
 
 
 def troubled(request: Received, before: int) -> Reply:
@@ -46,13 +33,13 @@ def troubled(request: Received, before: int) -> Reply:
 
 
 async def test_a_troubled_receiver_gets_every_event_once_in_order(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     async with Receiver(troubled) as receiver, dispatching(wh_settings):
         hook = await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
-        accounts = [await eventing.create_account(writer, events_of(tenants.a)) for _ in range(3)]
+        accounts = [await eventing.create_account(conn, events_of(tenants.a)) for _ in range(3)]
         for account in accounts:
-            await eventing.update_account(writer, account, name="Andy Bernard")
+            await eventing.update_account(conn, account, name="Andy Bernard")
         await eventually(lambda: len(receiver.unique()) == 6, within=60)
         kept = receiver.unique()
     for account in accounts:
@@ -76,11 +63,11 @@ async def test_a_troubled_receiver_gets_every_event_once_in_order(
 
 
 async def test_410_disables_the_endpoint(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     async with Receiver(lambda _, __: Reply(status=410)) as receiver, dispatching(wh_settings):
         hook = await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
-        account = await eventing.create_account(writer, events_of(tenants.a))
+        account = await eventing.create_account(conn, events_of(tenants.a))
         path = f"/api/webhook_endpoints/{hook['id']}"
 
         async def disabled() -> bool:
@@ -90,21 +77,21 @@ async def test_410_disables_the_endpoint(
         await eventually(disabled)
         shown = (await wh_api.http.get(path, headers=wh_api.headers(tenants.a.owner))).json()
         assert shown["disabledReason"] == "The endpoint answered 410 Gone." and shown["disabledAt"]
-        await eventing.update_account(writer, account, name="Toby Flenderson")
+        await eventing.update_account(conn, account, name="Toby Flenderson")
         assert len(receiver.requests) == 1
         listed = await wh_api.deliveries(tenants.a.owner, hook["id"])
         assert [(d["status"], d["lastStatusCode"]) for d in listed] == [("failed", 410)]
 
 
 async def test_an_endpoint_failing_for_too_long_is_disabled_with_its_reason(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     quick = msgspec.structs.replace(
         wh_settings, webhooks_disable_after_seconds=0.5, webhooks_retry_schedule="0" + ",0.2" * 30
     )
     async with Receiver(lambda _, __: Reply(status=503)) as receiver, dispatching(quick):
         hook = await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
-        await eventing.create_account(writer, events_of(tenants.a))
+        await eventing.create_account(conn, events_of(tenants.a))
         path = f"/api/webhook_endpoints/{hook['id']}"
 
         async def disabled() -> bool:
@@ -124,7 +111,7 @@ async def test_an_endpoint_failing_for_too_long_is_disabled_with_its_reason(
 
 
 async def test_given_up_deliveries_release_the_next_version_and_can_be_retried_and_replayed(
-    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, writer: asyncpg.Connection
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
 ) -> None:
     short = msgspec.structs.replace(wh_settings, webhooks_retry_schedule="0,0.1")
 
@@ -134,8 +121,8 @@ async def test_given_up_deliveries_release_the_next_version_and_can_be_retried_a
     async with Receiver(refuse_first_version) as receiver, dispatching(short):
         hook = await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
         owner = tenants.a.owner
-        account = await eventing.create_account(writer, events_of(tenants.a))
-        await eventing.update_account(writer, account, name="Kevin Malone")
+        account = await eventing.create_account(conn, events_of(tenants.a))
+        await eventing.update_account(conn, account, name="Kevin Malone")
         # Version 1 is given up after its two attempts; only then does version 2 go out.
         await eventually(lambda: len(receiver.unique()) == 1)
         assert [r.event["accountversion"] for r in receiver.requests] == [1, 1, 2]

@@ -19,6 +19,8 @@ from service.auth.principal import Principal
 from service.auth.tokens import TokenService
 from service.settings import Settings, load_settings
 from service.webhooks.dispatcher import dispatcher_alongside
+from tests import eventing
+from tests.identity import Tenant
 
 
 @dataclass
@@ -134,6 +136,11 @@ class Receiver:
             if 200 <= request.status < 300:
                 kept.setdefault(request.headers["webhook-id"], request)
         return sorted(kept.values(), key=lambda r: r.at)
+
+
+def events_of(tenant: Tenant, index: int = 0) -> eventing.Tenant:
+    """The identity tenant's organization and one of its clients, as the event writers take them."""
+    return eventing.Tenant(tenant.organization_id, tenant.client_ids[index])
 
 
 def webhook_settings(settings: Settings, **overrides: Any) -> Settings:

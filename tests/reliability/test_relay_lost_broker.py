@@ -53,15 +53,7 @@ async def test_a_lost_broker_is_waited_for_calmly_and_nothing_is_lost(
         during = relay.lines[lines:]
         share = (cpu_seconds(relay.process.pid) - cpu) / (time.monotonic() - started)
         waiting = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        await asyncio.to_thread(own_kafka.start)
-        await wait_until(lambda: _metric(relay, "accounts_relay_kafka_available") == 1, timeout=60)
-        stop.set()
-        await writer
-        await wait_until(lambda: conn.fetchval(ALL_PUBLISHED), timeout=120)
-        final = await final_versions(conn)
-        history, state = await topics_as_read(mine, final)
-        relay.terminate()
-        assert await asyncio.to_thread(relay.wait_exit, 30) == 0
+        final, history, state = await _back_again(relay, own_kafka, stop, writer, conn, mine, within=60)
     finally:
         stop.set()
         await asyncio.gather(writer, return_exceptions=True)
@@ -95,15 +87,7 @@ async def test_a_broker_killed_under_load_loses_nothing(
         waiting = await wait_until(
             lambda: conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"), timeout=30
         )
-        await asyncio.to_thread(own_kafka.start)
-        await wait_until(lambda: _metric(relay, "accounts_relay_kafka_available") == 1, timeout=90)
-        stop.set()
-        await writer
-        await wait_until(lambda: conn.fetchval(ALL_PUBLISHED), timeout=120)
-        final = await final_versions(conn)
-        history, state = await topics_as_read(mine, final)
-        relay.terminate()
-        assert await asyncio.to_thread(relay.wait_exit, 30) == 0
+        final, history, state = await _back_again(relay, own_kafka, stop, writer, conn, mine, within=90)
     finally:
         stop.set()
         await asyncio.gather(writer, return_exceptions=True)
@@ -112,3 +96,25 @@ async def test_a_broker_killed_under_load_loses_nothing(
     assert waiting > 0
     assert {a: applied(v) for a, v in history.items()} == {a: list(range(1, v + 1)) for a, v in final.items()}
     assert {a: v[-1] for a, v in state.items()} == final
+
+
+async def _back_again(
+    relay: RelayProcess,
+    own_kafka: LocalKafka,
+    stop: asyncio.Event,
+    writer: asyncio.Task[None],
+    conn: asyncpg.Connection,
+    mine: Settings,
+    within: float,
+) -> tuple[dict[str, int], dict[str, list[int]], dict[str, list[int]]]:
+    """Bring the broker back, stop writing, let the relay drain, and read both topics as a consumer."""
+    await asyncio.to_thread(own_kafka.start)
+    await wait_until(lambda: _metric(relay, "accounts_relay_kafka_available") == 1, timeout=within)
+    stop.set()
+    await writer
+    await wait_until(lambda: conn.fetchval(ALL_PUBLISHED), timeout=120)
+    final = await final_versions(conn)
+    history, state = await topics_as_read(mine, final)
+    relay.terminate()
+    assert await asyncio.to_thread(relay.wait_exit, 30) == 0
+    return final, history, state

@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 
 from service.auth.principal import Credential, Principal, Role
 from service.auth.tokens import NOT_FOUND
@@ -31,6 +32,13 @@ Connection = ASGIConnection[Any, Any, Any, Any]
 def requires(*roles: Role) -> dict[str, Any]:
     """A handler `opt` letting through callers holding any of `roles`."""
     return {ROLES: frozenset(roles)}
+
+
+# An organization's own resources: its owners and viewers read them, its owners change them.
+TENANT_READERS = requires(Role.OWNER, Role.VIEWER)
+TENANT_WRITERS = requires(Role.OWNER)
+# The caller as a handler parameter.
+Caller = NamedDependency[Principal]
 
 
 def authorize(principal: Principal, credential: Credential, opt: Mapping[str, Any]) -> None:

@@ -23,7 +23,8 @@ from service.web.bodies import JSON_TYPES, decode
 from service.web.constraints import BLANK, NOT_BLANK, NOT_BLANK_PATTERN, TOO_LONG, reject_nul, too_long
 from service.web.headers import NO_STORE
 from service.web.iri import CLIENT_IRI_PATTERN, item_not_found, parse_client_iri
-from service.web.openapi import JsonBody, error_responses, success
+from service.web.openapi import JsonBody
+from service.web.responses import error_responses, success
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode

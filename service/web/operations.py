@@ -1,13 +1,24 @@
-"""What API Platform's read operations declare alike: their summaries, success shapes and error codes."""
+"""What API Platform's operations declare alike: their summaries, bodies, success shapes and error codes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.web.openapi import error_responses, success
+from litestar.datastructures import ResponseHeader
+
+from service.web.openapi import JsonBody, MergePatchBody
+from service.web.responses import error_responses, success
+
+Notes = Mapping[int, str] | None
+LOCATION = ResponseHeader(name="Location", documentation_only=True)
+CREATE_ERRORS = (400, 401, 403, 406, 415, 422)
+UPDATE_ERRORS = (400, 401, 403, 404, 406, 415, 422)
 
 
-def read_collection(resource: str, shape: Any, operation: type[Any], description: str) -> dict[str, Any]:
+def read_collection(
+    resource: str, shape: Any, operation: type[Any], description: str | None
+) -> dict[str, Any]:
     """The keyword arguments of a collection GET; `shape` is the member list type."""
     return {
         "summary": f"Retrieves the collection of {resource} resources.",
@@ -26,4 +37,62 @@ def read_item(
         "description": description,
         "operation_class": operation,
         "responses": {200: success(shape, f"{resource} resource"), **error_responses(401, 403, 404, 406)},
+    }
+
+
+def create_item(
+    resource: str,
+    body: type[Any],
+    shape: Any,
+    operation: type[Any],
+    description: str | None = None,
+    *,
+    errors: Sequence[int] = CREATE_ERRORS,
+    location: bool = True,
+) -> dict[str, Any]:
+    """The keyword arguments of a POST that creates an item from a JSON body (201, with its Location)."""
+    declared: dict[str, Any] = {
+        "dto": JsonBody[body],  # type: ignore[valid-type]
+        "return_dto": None,
+        "summary": f"Creates a {resource} resource.",
+        "description": description,
+        "operation_class": operation,
+        "responses": {201: success(shape, f"{resource} resource created"), **error_responses(*errors)},
+    }
+    return declared | ({"response_headers": [LOCATION]} if location else {})
+
+
+def update_item(
+    resource: str,
+    body: type[Any],
+    shape: Any,
+    operation: type[Any],
+    description: str,
+    *,
+    errors: Sequence[int] = UPDATE_ERRORS,
+    notes: Notes = None,
+) -> dict[str, Any]:
+    """The keyword arguments of a JSON merge patch of an item."""
+    return {
+        "dto": MergePatchBody[body],  # type: ignore[valid-type]
+        "return_dto": None,
+        "summary": f"Updates the {resource} resource.",
+        "description": description,
+        "operation_class": operation,
+        "responses": {
+            200: success(shape, f"{resource} resource updated"),
+            **error_responses(*errors, notes=notes),
+        },
+    }
+
+
+def remove_item(
+    resource: str, operation: type[Any], description: str, errors: Sequence[int], notes: Notes = None
+) -> dict[str, Any]:
+    """The keyword arguments of an item DELETE (204, no body)."""
+    return {
+        "summary": f"Removes the {resource} resource.",
+        "description": description,
+        "operation_class": operation,
+        "responses": error_responses(*errors, notes=notes),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from msgspec import UNSET
 
@@ -38,13 +38,13 @@ from service.web.headers import NO_STORE
 from service.web.openapi import SECURITY, with_item_links
 from service.web.operations import create_item, read_collection, read_item, remove_item, update_item
 from service.web.pagination import cursor_view, page_view
-from service.web.resource import JsonData, PatchData, body_of, not_found, query_of
+from service.web.resource import AnyRequest, JsonData, PatchData, body_of, not_found, query_of
 from service.web.responses import error_responses, success
 
-AnyRequest = Request[Any, Any, Any]
 READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
 WRITERS = requires(Role.OWNER, Role.CUSTOMER)
 ITEM = "/{account_id:str}"
+UseCases = NamedDependency[Accounts]
 PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
 WORKERS = requires(Role.WORKER)
 
@@ -106,10 +106,7 @@ class AccountController(Controller):
 
     @get("/", opt=READERS, **read_collection(RESOURCE, list[Account], COLLECTION_OPERATION, _LISTING))
     async def collection(
-        self,
-        request: AnyRequest,
-        accounts: NamedDependency[Accounts],
-        settings: NamedDependency[Settings],
+        self, request: AnyRequest, accounts: UseCases, settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = query_of(request)
@@ -126,12 +123,7 @@ class AccountController(Controller):
         return hydra.respond(fmt, document, headers=_links(view))
 
     @get(ITEM, opt=READERS, **read_item(RESOURCE, Account, ITEM_OPERATION, _SHOWING))
-    async def show(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        accounts: NamedDependency[Accounts],
-    ) -> Response[bytes]:
+    async def show(self, request: AnyRequest, account_id: AccountId, accounts: UseCases) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         return _item(fmt, await accounts.get(current_principal(request), _account_id(account_id)))
 
@@ -149,10 +141,7 @@ class AccountController(Controller):
         ),
     )
     async def create(
-        self,
-        request: AnyRequest,
-        idempotency_key: IdempotencyKey,
-        accounts: NamedDependency[Accounts],
+        self, request: AnyRequest, idempotency_key: IdempotencyKey, accounts: UseCases,
         data: JsonData[AccountCreate] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
@@ -174,12 +163,8 @@ class AccountController(Controller):
         ),
     )
     async def update(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        if_match: IfMatch,
-        accounts: NamedDependency[Accounts],
-        data: PatchData[AccountPatch] = None,
+        self, request: AnyRequest, account_id: AccountId, if_match: IfMatch,
+        accounts: UseCases, data: PatchData[AccountPatch] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         body = body_of(request, data, AccountPatch, MERGE_PATCH)
@@ -190,11 +175,7 @@ class AccountController(Controller):
 
     @delete(ITEM, opt=WRITERS, **remove_item(RESOURCE, DELETE_OPERATION, _REMOVING, (401, 403, 404, 412)))
     async def remove(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        if_match: IfMatch,
-        accounts: NamedDependency[Accounts],
+        self, request: AnyRequest, account_id: AccountId, if_match: IfMatch, accounts: UseCases,
     ) -> None:
         account = _account_id(account_id)
         await accounts.delete(current_principal(request), account, if_match)
@@ -212,10 +193,7 @@ class AccountController(Controller):
         },
     )
     async def credentials(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        accounts: NamedDependency[Accounts],
+        self, request: AnyRequest, account_id: AccountId, accounts: UseCases,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         account = _account_id(account_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Request
+from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 
@@ -37,6 +37,16 @@ def requires(*roles: Role) -> dict[str, Any]:
 # An organization's own resources: its owners and viewers read them, its owners change them.
 TENANT_READERS = requires(Role.OWNER, Role.VIEWER)
 TENANT_WRITERS = requires(Role.OWNER)
+# Their OpenAPI security: a user's bearer token or the organization's API key (which acts as its owner).
+TENANT_SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
+
+
+class TenantController(Controller):
+    """The base of the controllers of an organization's own resources."""
+
+    security = TENANT_SECURITY
+
+
 # The caller as a handler parameter.
 Caller = NamedDependency[Principal]
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIType, Schema
-from litestar.params import FromPath
 
 from service.auth import audit
 from service.auth.guards import TENANT_READERS as READERS
 from service.auth.guards import TENANT_WRITERS as WRITERS
-from service.auth.guards import Caller
+from service.auth.guards import Caller, TenantController
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView, fields, iri_of
 from service.clients.schema import ClientCreate, ClientPatch
 from service.clients.store import Clients
@@ -21,20 +17,12 @@ from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import negotiate
 from service.web.iri import client_iri
-from service.web.openapi import (
-    TENANT_SECURITY,
-    linked_data_operation,
-    page_parameters,
-    query_parameter,
-    with_item_links,
-)
+from service.web.openapi import linked_data_operation, page_parameters, query_parameter, with_item_links
 from service.web.operations import create_item, read_collection, read_item, remove_item, update_item
 from service.web.pagination import page_view, parse_page
-from service.web.resource import JsonData, PatchData, body_of, query_of, single
+from service.web.resource import AnyRequest, JsonData, PatchData, UuidPath, body_of, query_of, single
 
-AnyRequest = Request[Any, Any, Any]
 ITEM = "/{client_id:uuid}"
-ClientId = FromPath[uuid.UUID]
 Store = NamedDependency[Clients]
 _LISTING = "The organization's clients (owners and viewers), oldest first."
 _PATCHING = "JSON merge patch: absent keeps a field, `website: null` removes the website."
@@ -64,10 +52,9 @@ CREATE_OPERATION = with_item_links(
 )
 
 
-class ClientController(Controller):
+class ClientController(TenantController):
     path = COLLECTION_IRI
     tags = ["Client"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    security = TENANT_SECURITY
 
     @get("/", opt=READERS, **read_collection(RESOURCE, list[ClientView], COLLECTION_OPERATION, _LISTING))
     async def list(self, request: AnyRequest, clients: Store, principal: Caller) -> Response[bytes]:
@@ -89,7 +76,7 @@ class ClientController(Controller):
 
     @get(ITEM, opt=READERS, **read_item(RESOURCE, ClientView, ITEM_OPERATION))
     async def show(
-        self, request: AnyRequest, client_id: ClientId, clients: Store, principal: Caller
+        self, request: AnyRequest, client_id: UuidPath, clients: Store, principal: Caller,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         row = await clients.get(principal, client_id)
@@ -97,7 +84,7 @@ class ClientController(Controller):
 
     @post("/", opt=WRITERS, **create_item(RESOURCE, ClientCreate, ClientView, CREATE_OPERATION))
     async def create(
-        self, request: AnyRequest, clients: Store, principal: Caller, data: JsonData[ClientCreate] = None
+        self, request: AnyRequest, clients: Store, principal: Caller, data: JsonData[ClientCreate] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         body = body_of(request, data, ClientCreate, JSON_TYPES)
@@ -107,11 +94,7 @@ class ClientController(Controller):
 
     @patch(ITEM, opt=WRITERS, **update_item(RESOURCE, ClientPatch, ClientView, ITEM_OPERATION, _PATCHING))
     async def update(
-        self,
-        request: AnyRequest,
-        client_id: ClientId,
-        clients: Store,
-        principal: Caller,
+        self, request: AnyRequest, client_id: UuidPath, clients: Store, principal: Caller,
         data: PatchData[ClientPatch] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
@@ -121,7 +104,7 @@ class ClientController(Controller):
 
     @delete(ITEM, opt=WRITERS, **remove_item(RESOURCE, ITEM_OPERATION, _REMOVING, _REMOVE_ERRORS, _IN_USE))
     async def remove(
-        self, request: AnyRequest, client_id: ClientId, clients: Store, principal: Caller
+        self, request: AnyRequest, client_id: UuidPath, clients: Store, principal: Caller,
     ) -> None:
         await clients.delete(principal, client_id)
         audit.of_request(request, "client.deleted", deleted_client=str(client_id))

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
-from litestar import Controller, Request, Response, get, patch
+from litestar import Response, get, patch
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 
 from service.auth.guards import TENANT_WRITERS as OWNERS
-from service.auth.guards import Caller
+from service.auth.guards import Caller, TenantController
 from service.organizations.directory import OriginDirectory
 from service.organizations.schema import RESOURCE, OrganizationPatch, OrganizationView, fields, iri_of
 from service.organizations.store import Organizations
 from service.web import hydra
 from service.web.bodies import MERGE_PATCH
 from service.web.formats import negotiate
-from service.web.openapi import TENANT_SECURITY, linked_data_operation
+from service.web.openapi import linked_data_operation
 from service.web.operations import read_item, update_item
-from service.web.resource import PatchData, body_of
+from service.web.resource import AnyRequest, PatchData, UuidPath, body_of
 
-AnyRequest = Request[Any, Any, Any]
 ITEM = "/{organization_id:uuid}"
-OrganizationId = FromPath[uuid.UUID]
 Store = NamedDependency[Organizations]
 _SHOWING = "The caller's own organization (owners); any other id is 404."
 _PATCHING = (
@@ -33,14 +27,13 @@ _PATCHING = (
 ITEM_OPERATION = linked_data_operation(RESOURCE)
 
 
-class OrganizationController(Controller):
+class OrganizationController(TenantController):
     path = "/api/organizations"
     tags = ["Organization"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    security = TENANT_SECURITY
 
     @get(ITEM, opt=OWNERS, **read_item(RESOURCE, OrganizationView, ITEM_OPERATION, _SHOWING))
     async def show(
-        self, request: AnyRequest, organization_id: OrganizationId, organizations: Store, principal: Caller
+        self, request: AnyRequest, organization_id: UuidPath, organizations: Store, principal: Caller,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         row = await organizations.get(principal, organization_id)
@@ -52,13 +45,8 @@ class OrganizationController(Controller):
         **update_item(RESOURCE, OrganizationPatch, OrganizationView, ITEM_OPERATION, _PATCHING),
     )
     async def update(
-        self,
-        request: AnyRequest,
-        organization_id: OrganizationId,
-        organizations: Store,
-        principal: Caller,
-        origin_directory: NamedDependency[OriginDirectory],
-        data: PatchData[OrganizationPatch] = None,
+        self, request: AnyRequest, organization_id: UuidPath, organizations: Store, principal: Caller,
+        origin_directory: NamedDependency[OriginDirectory], data: PatchData[OrganizationPatch] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         body = body_of(request, data, OrganizationPatch, MERGE_PATCH)

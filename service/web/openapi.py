@@ -34,8 +34,6 @@ T = TypeVar("T")
 
 JSONLD = "application/ld+json"
 SECURITY: list[dict[str, list[str]]] = [{"JWT": []}]
-# A user's bearer token or the organization's API key (which acts as its owner).
-TENANT_SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
 
 
 class JsonBody(AbstractDTO[T]):

@@ -16,28 +16,31 @@ CREATE_ERRORS = (400, 401, 403, 406, 415, 422)
 UPDATE_ERRORS = (400, 401, 403, 404, 406, 415, 422)
 
 
+def _declared(
+    operation: type[Any], summary: str, description: str | None, responses: dict[int, Any]
+) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "description": description,
+        "operation_class": operation,
+        "responses": responses,
+    }
+
+
 def read_collection(
     resource: str, shape: Any, operation: type[Any], description: str | None
 ) -> dict[str, Any]:
     """The keyword arguments of a collection GET; `shape` is the member list type."""
-    return {
-        "summary": f"Retrieves the collection of {resource} resources.",
-        "description": description,
-        "operation_class": operation,
-        "responses": {200: success(shape, f"{resource} collection"), **error_responses(400, 401, 403, 406)},
-    }
+    responses = {200: success(shape, f"{resource} collection"), **error_responses(400, 401, 403, 406)}
+    return _declared(operation, f"Retrieves the collection of {resource} resources.", description, responses)
 
 
 def read_item(
     resource: str, shape: Any, operation: type[Any], description: str | None = None
 ) -> dict[str, Any]:
     """The keyword arguments of an item GET (404 when the caller cannot see the item)."""
-    return {
-        "summary": f"Retrieves a {resource} resource.",
-        "description": description,
-        "operation_class": operation,
-        "responses": {200: success(shape, f"{resource} resource"), **error_responses(401, 403, 404, 406)},
-    }
+    responses = {200: success(shape, f"{resource} resource"), **error_responses(401, 403, 404, 406)}
+    return _declared(operation, f"Retrieves a {resource} resource.", description, responses)
 
 
 def create_item(
@@ -51,14 +54,9 @@ def create_item(
     location: bool = True,
 ) -> dict[str, Any]:
     """The keyword arguments of a POST that creates an item from a JSON body (201, with its Location)."""
-    declared: dict[str, Any] = {
-        "dto": JsonBody[body],  # type: ignore[valid-type]
-        "return_dto": None,
-        "summary": f"Creates a {resource} resource.",
-        "description": description,
-        "operation_class": operation,
-        "responses": {201: success(shape, f"{resource} resource created"), **error_responses(*errors)},
-    }
+    responses = {201: success(shape, f"{resource} resource created"), **error_responses(*errors)}
+    declared = _declared(operation, f"Creates a {resource} resource.", description, responses)
+    declared |= {"dto": JsonBody[body], "return_dto": None}  # type: ignore[valid-type]
     return declared | ({"response_headers": [LOCATION]} if location else {})
 
 
@@ -73,26 +71,14 @@ def update_item(
     notes: Notes = None,
 ) -> dict[str, Any]:
     """The keyword arguments of a JSON merge patch of an item."""
-    return {
-        "dto": MergePatchBody[body],  # type: ignore[valid-type]
-        "return_dto": None,
-        "summary": f"Updates the {resource} resource.",
-        "description": description,
-        "operation_class": operation,
-        "responses": {
-            200: success(shape, f"{resource} resource updated"),
-            **error_responses(*errors, notes=notes),
-        },
-    }
+    responses = {200: success(shape, f"{resource} resource updated"), **error_responses(*errors, notes=notes)}
+    declared = _declared(operation, f"Updates the {resource} resource.", description, responses)
+    return declared | {"dto": MergePatchBody[body], "return_dto": None}  # type: ignore[valid-type]
 
 
 def remove_item(
     resource: str, operation: type[Any], description: str, errors: Sequence[int], notes: Notes = None
 ) -> dict[str, Any]:
     """The keyword arguments of an item DELETE (204, no body)."""
-    return {
-        "summary": f"Removes the {resource} resource.",
-        "description": description,
-        "operation_class": operation,
-        "responses": error_responses(*errors, notes=notes),
-    }
+    responses = error_responses(*errors, notes=notes)
+    return _declared(operation, f"Removes the {resource} resource.", description, dict(responses))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from litestar import Request
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from service.errors import BadRequest, NotFound
 from service.web.bodies import MERGE_PATCH, decode
@@ -16,6 +17,9 @@ T = TypeVar("T")
 Q = TypeVar("Q", bound=Mapping[str, Sequence[str]])
 Query = Mapping[str, Sequence[str]]
 NOT_FOUND = "Not Found"
+AnyRequest = Request[Any, Any, Any]
+# A resource id in the path.
+UuidPath = FromPath[uuid.UUID]
 # A handler's hand-decoded body: JSON (or JSON-LD), or a JSON merge patch; None when it was empty.
 JsonData = Annotated[T | None, Body()]
 PatchData = Annotated[T | None, Body(media_type=MERGE_PATCH[0])]

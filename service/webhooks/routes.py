@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 
 from service.auth.guards import TENANT_READERS as READERS
 from service.auth.guards import TENANT_WRITERS as WRITERS
-from service.auth.guards import Caller
+from service.auth.guards import Caller, TenantController
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import negotiate
 from service.web.headers import NO_STORE
-from service.web.openapi import TENANT_SECURITY, JsonBody, linked_data_operation, page_parameters
+from service.web.openapi import JsonBody, linked_data_operation, page_parameters
 from service.web.operations import create_item, read_collection, read_item, remove_item, update_item
 from service.web.pagination import page_view, parse_page
-from service.web.resource import JsonData, PatchData, body_of, query_of
+from service.web.resource import AnyRequest, JsonData, PatchData, UuidPath, body_of, query_of
 from service.web.responses import error_responses, success
 from service.webhooks.representation import (
     COLLECTION_IRI,
@@ -33,9 +31,7 @@ from service.webhooks.representation import (
 from service.webhooks.schema import EndpointCreate, EndpointPatch, ReplayRequest
 from service.webhooks.usecases import Webhooks
 
-AnyRequest = Request[Any, Any, Any]
 ITEM = "/{endpoint_id:uuid}"
-EndpointId = FromPath[uuid.UUID]
 Store = NamedDependency[Webhooks]
 _CREATING = (
     "The answer holds the signing secret `whsec_…`, shown only this once. The URL is never fetched here; "
@@ -56,10 +52,9 @@ def _item(request: AnyRequest, row: Any, secret: str | None = None, status: int 
     return hydra.respond(fmt, hydra.item(fmt, ENDPOINT, iri, endpoint_fields(row, secret)), status, headers)
 
 
-class WebhookEndpointController(Controller):
+class WebhookEndpointController(TenantController):
     path = COLLECTION_IRI
     tags = ["WebhookEndpoint"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    security = TENANT_SECURITY
 
     @get("/", opt=READERS, **read_collection(ENDPOINT, list[EndpointView], ENDPOINTS_OPERATION, None))
     async def collection(self, request: AnyRequest, webhooks: Store, principal: Caller) -> Response[bytes]:
@@ -76,7 +71,7 @@ class WebhookEndpointController(Controller):
         "/", opt=WRITERS, **create_item(ENDPOINT, EndpointCreate, EndpointWithSecret, OPERATION, _CREATING)
     )
     async def create(
-        self, request: AnyRequest, webhooks: Store, principal: Caller, data: JsonData[EndpointCreate] = None
+        self, request: AnyRequest, webhooks: Store, principal: Caller, data: JsonData[EndpointCreate] = None,
     ) -> Response[bytes]:
         body = body_of(request, data, EndpointCreate, JSON_TYPES)
         row, secret = await webhooks.create(principal, body)
@@ -84,24 +79,20 @@ class WebhookEndpointController(Controller):
 
     @get(ITEM, opt=READERS, **read_item(ENDPOINT, EndpointView, OPERATION))
     async def show(
-        self, request: AnyRequest, endpoint_id: EndpointId, webhooks: Store, principal: Caller
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
     ) -> Response[bytes]:
         return _item(request, await webhooks.get(principal, endpoint_id))
 
     @patch(ITEM, opt=WRITERS, **update_item(ENDPOINT, EndpointPatch, EndpointView, OPERATION, _PATCHING))
     async def update(
-        self,
-        request: AnyRequest,
-        endpoint_id: EndpointId,
-        webhooks: Store,
-        principal: Caller,
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
         data: PatchData[EndpointPatch] = None,
     ) -> Response[bytes]:
         body = body_of(request, data, EndpointPatch, MERGE_PATCH)
         return _item(request, await webhooks.update(principal, endpoint_id, body))
 
     @delete(ITEM, opt=WRITERS, **remove_item(ENDPOINT, OPERATION, _REMOVING, (401, 403, 404)))
-    async def remove(self, endpoint_id: EndpointId, webhooks: Store, principal: Caller) -> None:
+    async def remove(self, endpoint_id: UuidPath, webhooks: Store, principal: Caller) -> None:
         await webhooks.delete(principal, endpoint_id)
 
     @post(
@@ -118,7 +109,7 @@ class WebhookEndpointController(Controller):
         },
     )
     async def rotate(
-        self, request: AnyRequest, endpoint_id: EndpointId, webhooks: Store, principal: Caller
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
     ) -> Response[bytes]:
         row, secret = await webhooks.rotate(principal, endpoint_id)
         return _item(request, row, secret)
@@ -138,11 +129,7 @@ class WebhookEndpointController(Controller):
         },
     )
     async def replay(
-        self,
-        request: AnyRequest,
-        endpoint_id: EndpointId,
-        webhooks: Store,
-        principal: Caller,
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
         data: JsonData[ReplayRequest] = None,
     ) -> Response[bytes]:
         body = body_of(request, data, ReplayRequest, JSON_TYPES)

@@ -97,3 +97,8 @@ def _in_read_order(payload: dict[str, Any]) -> dict[str, Any]:
     # jsonb keeps keys sorted by length; people reading the topics expect the REST API's order.
     ordered = {name: payload[name] for name in _READ_ORDER if name in payload}
     return ordered | {name: value for name, value in payload.items() if name not in ordered}
+
+
+def record_at(record: Any, error: str) -> dict[str, Any]:
+    """The log fields naming a Kafka record that could not be read, and why."""
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset, "error": error}

@@ -133,5 +133,5 @@ async def test_the_state_topic_is_created_for_cheap_rebuilds_and_drift_is_report
         await admin.close()
     with caplog.at_level(logging.WARNING, logger="service.events.topics"):
         assert await ensure_topics(drifted) == [drifted.kafka_events_topic]
-    warned = {r.args[1] for r in caplog.records if r.args and r.args[0] == drifted.kafka_state_topic}
+    warned = {r.config for r in caplog.records if getattr(r, "topic", None) == drifted.kafka_state_topic}
     assert warned == {"segment.ms", "min.cleanable.dirty.ratio", "delete.retention.ms"}

@@ -8,6 +8,7 @@ the middleware already holds both the caller and the handler, so it checks the r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from litestar.di import NamedDependency
 from service.auth.principal import Credential, Principal, Role
 from service.auth.tokens import NOT_FOUND
 from service.errors import Forbidden, Unauthenticated
+from service.web.resource import not_found
 
 ACCESS_DENIED = "Access Denied."
 # Keys of a handler's `opt`.
@@ -49,6 +51,14 @@ class TenantController(Controller):
 
 # The caller as a handler parameter.
 Caller = NamedDependency[Principal]
+
+
+def tenant_of(principal: Principal) -> uuid.UUID:
+    """The caller's organization. Guards admit only organization members to tenant resources; a
+    platform-wide caller must never reach their SQL (404)."""
+    if principal.organization_id is None:
+        raise not_found()
+    return principal.organization_id
 
 
 def authorize(principal: Principal, credential: Credential, opt: Mapping[str, Any]) -> None:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 import msgspec
 
+from service.auth.guards import tenant_of
 from service.auth.principal import Principal
 from service.db.pool import Database
-from service.db.sql import load_queries
+from service.db.sql import Row, load_queries
 from service.organizations.origins import validated_origins
 from service.organizations.schema import OrganizationPatch
 from service.web.resource import not_found
 
 _SQL = load_queries("service.organizations", "queries.sql")
 
-Row = Mapping[str, Any]
 
-
-def _own(principal: Principal) -> uuid.UUID:
-    if principal.organization_id is None:
-        raise not_found()
-    return principal.organization_id
 
 
 class Organizations:
@@ -35,7 +28,7 @@ class Organizations:
     async def get(self, principal: Principal, organization_id: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
             row: Row | None = await connection.fetchrow(
-                _SQL["get_organization"], organization_id, _own(principal)
+                _SQL["get_organization"], organization_id, tenant_of(principal)
             )
         if row is None:
             raise not_found()
@@ -47,7 +40,7 @@ class Organizations:
         origins = validated_origins(patch.allowed_origins)
         async with self._database.connection() as connection:
             row: Row | None = await connection.fetchrow(
-                _SQL["update_allowed_origins"], organization_id, _own(principal), origins
+                _SQL["update_allowed_origins"], organization_id, tenant_of(principal), origins
             )
         if row is None:
             raise not_found()

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
+from service.db.sql import Row as Row  # the dispatcher reads it from here
 from service.db.sql import load_queries
 
 _SQL = load_queries("service.webhooks", "queries.sql")
 
-Row = Mapping[str, Any]
 CHANNEL = "accounts_webhooks"
 _DELETE_SLICE = 5000
 

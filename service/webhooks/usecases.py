@@ -8,28 +8,23 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from service.auth.guards import tenant_of
 from service.auth.principal import Principal
 from service.crypto import CredentialCipher
 from service.db.pool import Database
+from service.db.sql import Row
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.web.iri import client_iri, item_not_found, parse_client_iri
 from service.web.pagination import PageRequest
 from service.web.resource import not_found
 from service.webhooks import signing, store
 from service.webhooks.schema import EndpointCreate, EndpointFields, EndpointPatch, validated
-from service.webhooks.store import Row
 
 DISABLED_BY_OWNER = "Disabled through the API."
 # Fan-out per event is bounded: an organization's change never writes more deliveries than this.
 MAX_ENDPOINTS = 20
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
-
-def _organization(principal: Principal) -> uuid.UUID:
-    # Guards admit only organization members here; a platform-wide caller must never reach the SQL.
-    if principal.organization_id is None:
-        raise not_found()
-    return principal.organization_id
 
 
 def _values(fields: EndpointFields, clients: list[uuid.UUID] | None) -> store.EndpointValues:
@@ -50,7 +45,7 @@ class Webhooks:
         self._overlap = overlap
 
     async def list_endpoints(self, principal: Principal, page: PageRequest) -> tuple[int, list[Row]]:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.connection() as connection:
             total = await store.count_endpoints(connection, organization=organization)
             rows = await store.page_endpoints(
@@ -60,7 +55,7 @@ class Webhooks:
 
     async def get(self, principal: Principal, endpoint: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
-            organization = _organization(principal)
+            organization = tenant_of(principal)
             row = await store.get_endpoint(connection, endpoint=endpoint, organization=organization)
         if row is None:
             raise not_found()
@@ -68,7 +63,7 @@ class Webhooks:
 
     async def create(self, principal: Principal, body: EndpointCreate) -> tuple[Row, str]:
         """The new endpoint and its secret (returned only here)."""
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         fields = validated(
             EndpointFields(body.url or "", body.events or [], body.clients, body.description, body.enabled),
             allow_private=self._allow_private,
@@ -93,7 +88,7 @@ class Webhooks:
         return row, secret
 
     async def update(self, principal: Principal, endpoint: uuid.UUID, patch: EndpointPatch) -> Row:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
             current = await store.get_endpoint(
                 connection, endpoint=endpoint, organization=organization, lock=True
@@ -122,7 +117,7 @@ class Webhooks:
             row = await store.rotate_secret(
                 connection,
                 endpoint=endpoint,
-                organization=_organization(principal),
+                organization=tenant_of(principal),
                 sealed_secret=sealed.ciphertext,
                 key_id=sealed.key_id,
                 overlap_seconds=self._overlap,
@@ -134,14 +129,14 @@ class Webhooks:
     async def delete(self, principal: Principal, endpoint: uuid.UUID) -> None:
         async with self._database.connection() as connection:
             if not await store.delete_endpoint(
-                connection, endpoint=endpoint, organization=_organization(principal)
+                connection, endpoint=endpoint, organization=tenant_of(principal)
             ):
                 raise not_found()
 
     async def deliveries(
         self, principal: Principal, endpoint: uuid.UUID, state: str | None, page: PageRequest
     ) -> tuple[int, list[Row]]:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         if state is not None and state not in DELIVERY_STATES:
             raise BadRequest(f'Query parameter "status" must be one of {", ".join(DELIVERY_STATES)}.')
         async with self._database.connection() as connection:
@@ -159,14 +154,14 @@ class Webhooks:
     async def delivery(self, principal: Principal, endpoint: uuid.UUID, delivery: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
             row = await store.get_delivery(
-                connection, delivery=delivery, endpoint=endpoint, organization=_organization(principal)
+                connection, delivery=delivery, endpoint=endpoint, organization=tenant_of(principal)
             )
         if row is None:
             raise not_found()
         return row
 
     async def retry(self, principal: Principal, endpoint: uuid.UUID, delivery: uuid.UUID) -> Row:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
             if not await store.retry_delivery(
                 connection, delivery=delivery, endpoint=endpoint, organization=organization
@@ -179,7 +174,7 @@ class Webhooks:
         return row
 
     async def replay(self, principal: Principal, endpoint: uuid.UUID, since: datetime) -> int:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
             if not await store.endpoint_exists(connection, endpoint=endpoint, organization=organization):
                 raise not_found()

@@ -47,6 +47,37 @@ class Load:
     running: bool = True
 
 
+def on_own_server(settings: Settings, database_url: str, *, statement_timeout_ms: int) -> Settings:
+    """The suite's settings on the test's own server, with a small pool that stops waiting soon."""
+    return msgspec.structs.replace(
+        settings,
+        database_url=database_url,
+        db_pool_max_size=POOL_SIZE,
+        db_acquire_timeout=ACQUIRE_TIMEOUT,
+        db_statement_timeout_ms=statement_timeout_ms,
+    )
+
+
+def answered_503_during(load: Load, down: float, up: float) -> list[Outcome]:
+    """Only 2xx and 503 at all, and the writers kept trying through the outage and got 503s there."""
+    statuses = {outcome.status for outcome in load.outcomes}
+    assert statuses <= {200, 201, 503}, statuses
+    during = [o for o in load.outcomes if down <= o.started and o.started + o.elapsed <= up]
+    assert len(during) >= WRITERS, "the writers kept trying during the outage"
+    assert {o.status for o in during} == {503}
+    return during
+
+
+async def owner_of_new_tenant(
+    database_url: str, name: str, password_hash: str, token_for: Callable[..., str]
+) -> tuple[Tenant, dict[str, str]]:
+    """A tenant in the test's own database and its owner's request headers."""
+    direct = await asyncpg.connect(database_url)
+    tenant = await insert_tenant(direct, name, password_hash)
+    await direct.close()
+    return tenant, {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
+
+
 @pytest.fixture
 async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[LocalPostgres, str]]:
     """A PostgreSQL server this test may stop, with a migrated database."""
@@ -92,17 +123,8 @@ async def test_requests_fail_fast_during_a_restart_and_the_pool_recovers_losing_
     token_for: Callable[..., str],
 ) -> None:
     server, database_url = own_postgres
-    mine = msgspec.structs.replace(
-        settings,
-        database_url=database_url,
-        db_pool_max_size=POOL_SIZE,
-        db_acquire_timeout=ACQUIRE_TIMEOUT,
-        db_statement_timeout_ms=2000,
-    )
-    direct = await asyncpg.connect(database_url)
-    tenant = await insert_tenant(direct, "restart", password_hash)
-    await direct.close()
-    owner = {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
+    mine = on_own_server(settings, database_url, statement_timeout_ms=2000)
+    tenant, owner = await owner_of_new_tenant(database_url, "restart", password_hash, token_for)
     load = Load()
     async with AsyncTestClient(app=create_app(mine)) as client:
         writers = [asyncio.create_task(_write(client, load, owner, tenant, n)) for n in range(WRITERS)]
@@ -132,11 +154,7 @@ async def test_requests_fail_fast_during_a_restart_and_the_pool_recovers_losing_
     finally:
         await check.close()
 
-    statuses = {outcome.status for outcome in load.outcomes}
-    assert statuses <= {200, 201, 503}, statuses
-    during = [o for o in load.outcomes if down <= o.started and o.started + o.elapsed <= up]
-    assert len(during) >= WRITERS, "the writers kept trying during the outage"
-    assert {o.status for o in during} == {503}
+    during = answered_503_during(load, down, up)
     # Fail fast: no request waits much longer than one pooled-connection wait.
     assert max(o.elapsed for o in during) < ACQUIRE_TIMEOUT + 2
     assert not_ready.status_code == 503 and not_ready.json()["database"] == "unreachable"

@@ -8,6 +8,8 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from subprocess import PIPE
 
 import asyncpg
@@ -20,6 +22,7 @@ from service.events import metrics
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import (
+    RunningRelay,
     Tenant,
     cli,
     connect,
@@ -331,30 +334,35 @@ def _notified_only(settings: Settings, window: float) -> Settings:
     return replace(settings, relay_poll_interval=10.0, relay_batch_window=window)
 
 
-async def test_events_written_within_the_window_go_out_in_one_round(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
-) -> None:
-    settings = _notified_only(relay_settings, 2.0)
+@asynccontextmanager
+async def _one_published(
+    settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+) -> AsyncIterator[RunningRelay]:
+    """A relay running with `settings` that has published one new account's event."""
     await create_account(conn, tenant)
     async with running_relay(settings) as relay:
         await wait_until(lambda: relay.stats.published_total == 1)
+        yield relay
+
+
+async def test_events_written_within_the_window_go_out_in_one_round(
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+) -> None:
+    async with _one_published(_notified_only(relay_settings, 2.0), conn, tenant) as relay:
         # Separate transactions right after that round: the first NOTIFY finds the relay inside the
         # window, so it waits the window out and then reads them all.
         for _ in range(10):
             await create_account(conn, tenant)
         await wait_until(lambda: relay.stats.published_total == 11)
         assert relay.stats.batches_total == 2
-        history = await read_topic(kafka_bootstrap, settings.kafka_events_topic, count_at_least(11))
+        history = await read_topic(kafka_bootstrap, relay_settings.kafka_events_topic, count_at_least(11))
     assert len(history) == 11
 
 
 async def test_without_a_window_each_notified_event_goes_out_at_once(
     relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
 ) -> None:
-    settings = _notified_only(relay_settings, 0.0)
-    await create_account(conn, tenant)
-    async with running_relay(settings) as relay:
-        await wait_until(lambda: relay.stats.published_total == 1)
+    async with _one_published(_notified_only(relay_settings, 0.0), conn, tenant) as relay:
         for published in range(2, 5):
             await create_account(conn, tenant)
             # Right after the previous round and well before the poll interval: NOTIFY alone did it.
@@ -377,10 +385,7 @@ async def test_a_backlog_goes_out_in_full_batches_without_waiting_for_the_window
 async def test_stopping_does_not_wait_for_the_window(
     relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
 ) -> None:
-    settings = _notified_only(relay_settings, 9.0)
-    await create_account(conn, tenant)
-    async with running_relay(settings) as relay:
-        await wait_until(lambda: relay.stats.published_total == 1)
+    async with _one_published(_notified_only(relay_settings, 9.0), conn, tenant) as relay:
         late = await create_account(conn, tenant)
         # Its NOTIFY arrived: the relay is now waiting out the window.
         await wait_until(relay.relay.woken)

@@ -8,27 +8,26 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from devtools.postgres import LocalPostgres
 from service.app import create_app
 from service.settings import Settings
 from tests.eventing import wait_until
 from tests.reliability.test_postgres_restart import (
     Load,
+    Writer,
     _nothing_lost,
     _write,
     answered_503_during,
     on_own_server,
     own_postgres,
-    owner_of_new_tenant,
+    writer,
 )
 
-__all__ = ["own_postgres"]
+__all__ = ["own_postgres", "writer"]
 WRITERS = 4
 ACQUIRE_TIMEOUT = 1.0
 STATEMENT_TIMEOUT = 2.0
@@ -57,15 +56,11 @@ def _signal_all(pids: list[int], sig: signal.Signals) -> None:
 
 
 async def test_a_frozen_database_is_a_fast_503_and_the_app_recovers_by_itself(
-    own_postgres: tuple[LocalPostgres, str],
-    settings: Settings,
-    password_hash: str,
-    token_for: Callable[..., str],
+    writer: Writer, settings: Settings
 ) -> None:
-    server, database_url = own_postgres
+    database_url, tenant, owner = writer.database_url, writer.tenant, writer.owner
     mine = on_own_server(settings, database_url, statement_timeout_ms=int(STATEMENT_TIMEOUT * 1000))
-    tenant, owner = await owner_of_new_tenant(database_url, "frozen", password_hash, token_for)
-    postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    postmaster = int((writer.server.data_dir / "postmaster.pid").read_text().split()[0])
     load = Load()
     frozen: list[int] = []
     async with AsyncTestClient(app=create_app(mine)) as client:

@@ -68,16 +68,6 @@ def answered_503_during(load: Load, down: float, up: float) -> list[Outcome]:
     return during
 
 
-async def owner_of_new_tenant(
-    database_url: str, name: str, password_hash: str, token_for: Callable[..., str]
-) -> tuple[Tenant, dict[str, str]]:
-    """A tenant in the test's own database and its owner's request headers."""
-    direct = await asyncpg.connect(database_url)
-    tenant = await insert_tenant(direct, name, password_hash)
-    await direct.close()
-    return tenant, {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
-
-
 @pytest.fixture
 async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[LocalPostgres, str]]:
     """A PostgreSQL server this test may stop, with a migrated database."""
@@ -92,6 +82,28 @@ async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[LocalPostgres, str
         yield server, database_url
     finally:
         await asyncio.to_thread(server.stop)
+
+
+@dataclass
+class Writer:
+    """A tenant of the test's own server, and its owner's request headers."""
+
+    server: LocalPostgres
+    database_url: str
+    tenant: Tenant
+    owner: dict[str, str]
+
+
+@pytest.fixture
+async def writer(
+    own_postgres: tuple[LocalPostgres, str], password_hash: str, token_for: Callable[..., str]
+) -> Writer:
+    server, database_url = own_postgres
+    direct = await asyncpg.connect(database_url)
+    tenant = await insert_tenant(direct, "own", password_hash)
+    await direct.close()
+    owner = {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
+    return Writer(server, database_url, tenant, owner)
 
 
 async def _write(client: AsyncTestClient, load: Load, owner: dict[str, str], tenant: Tenant, n: int) -> None:  # type: ignore[type-arg]
@@ -117,14 +129,10 @@ async def _write(client: AsyncTestClient, load: Load, owner: dict[str, str], ten
 
 
 async def test_requests_fail_fast_during_a_restart_and_the_pool_recovers_losing_nothing(
-    own_postgres: tuple[LocalPostgres, str],
-    settings: Settings,
-    password_hash: str,
-    token_for: Callable[..., str],
+    writer: Writer, settings: Settings
 ) -> None:
-    server, database_url = own_postgres
+    server, database_url, tenant, owner = writer.server, writer.database_url, writer.tenant, writer.owner
     mine = on_own_server(settings, database_url, statement_timeout_ms=2000)
-    tenant, owner = await owner_of_new_tenant(database_url, "restart", password_hash, token_for)
     load = Load()
     async with AsyncTestClient(app=create_app(mine)) as client:
         writers = [asyncio.create_task(_write(client, load, owner, tenant, n)) for n in range(WRITERS)]

@@ -19,7 +19,6 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from msgspec.structs import replace
 
 from service.events import metrics
-from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import (
     RunningRelay,
@@ -42,14 +41,6 @@ from tests.eventing import (
 )
 
 pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
-
-
-@pytest.fixture
-async def relay_settings(settings: Settings) -> Settings:
-    """Settings with topics of the test's own, created up front so test consumers never race the relay."""
-    mine = event_settings(settings)
-    await ensure_topics(mine)
-    return mine
 
 
 async def _outbox(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[asyncpg.Record]:

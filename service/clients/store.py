@@ -13,7 +13,7 @@ from service.db.pool import Database
 from service.db.sql import Row, load_queries
 from service.errors import Conflict
 from service.web.pagination import PageRequest
-from service.web.resource import like_pattern, not_found
+from service.web.resource import found, like_pattern, not_found
 
 _SQL = load_queries("service.clients", "queries.sql")
 
@@ -39,12 +39,7 @@ class Clients:
 
     async def get(self, principal: Principal, client_id: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
-            row: Row | None = await connection.fetchrow(
-                _SQL["get_client"], client_id, tenant_of(principal)
-            )
-        if row is None:
-            raise not_found()
-        return row
+            return found(await connection.fetchrow(_SQL["get_client"], client_id, tenant_of(principal)))
 
     async def create(self, principal: Principal, body: ClientCreate) -> Row:
         name, website = validated(body.name, body.website)

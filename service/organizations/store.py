@@ -12,7 +12,7 @@ from service.db.pool import Database
 from service.db.sql import Row, load_queries
 from service.organizations.origins import validated_origins
 from service.organizations.schema import OrganizationPatch
-from service.web.resource import not_found
+from service.web.resource import found, not_found
 
 _SQL = load_queries("service.organizations", "queries.sql")
 
@@ -26,13 +26,9 @@ class Organizations:
         self._database = database
 
     async def get(self, principal: Principal, organization_id: uuid.UUID) -> Row:
+        statement = _SQL["get_organization"]
         async with self._database.connection() as connection:
-            row: Row | None = await connection.fetchrow(
-                _SQL["get_organization"], organization_id, tenant_of(principal)
-            )
-        if row is None:
-            raise not_found()
-        return row
+            return found(await connection.fetchrow(statement, organization_id, tenant_of(principal)))
 
     async def update(self, principal: Principal, organization_id: uuid.UUID, patch: OrganizationPatch) -> Row:
         if patch.allowed_origins is msgspec.UNSET:

@@ -31,6 +31,13 @@ def not_found() -> NotFound:
     return NotFound(NOT_FOUND)
 
 
+def found(row: T | None) -> T:
+    """What a lookup found, or the 404 of `not_found` when it found nothing."""
+    if row is None:
+        raise not_found()
+    return row
+
+
 def query_of(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
     """Every query parameter with all its values, checked by `check_query`."""
     return check_query({key: request.query_params.getall(key) for key in request.query_params})

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -60,6 +61,10 @@ class EndpointValues:
     # The disabled reason an owner's `enabled: false` records.
     disabled_reason: str
 
+    def row(self) -> tuple[Any, ...]:
+        """url, description, events, clients, enabled: the statements' parameters after the ids."""
+        return (self.url, self.description, self.events, self.clients, self.enabled)
+
 
 async def insert_endpoint(
     connection: asyncpg.Connection,
@@ -70,23 +75,16 @@ async def insert_endpoint(
     sealed_secret: bytes,
     key_id: str,
 ) -> Row:
-    v = values
-    row: Row = await connection.fetchrow(
-        _SQL["insert_endpoint"],
-        *(endpoint, organization, v.url, v.description, v.events, v.clients, v.enabled),
-        *(sealed_secret, key_id, v.disabled_reason),
-    )
+    statement, secret = _SQL["insert_endpoint"], (sealed_secret, key_id, values.disabled_reason)
+    row: Row = await connection.fetchrow(statement, endpoint, organization, *values.row(), *secret)
     return row
 
 
 async def update_endpoint(
     connection: asyncpg.Connection, *, endpoint: uuid.UUID, organization: uuid.UUID, values: EndpointValues
 ) -> Row:
-    v = values
-    row: Row = await connection.fetchrow(
-        _SQL["update_endpoint"],
-        *(endpoint, organization, v.url, v.description, v.events, v.clients, v.enabled, v.disabled_reason),
-    )
+    statement, reason = _SQL["update_endpoint"], values.disabled_reason
+    row: Row = await connection.fetchrow(statement, endpoint, organization, *values.row(), reason)
     return row
 
 

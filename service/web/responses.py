@@ -13,17 +13,23 @@ JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(msgspec.Struct, kw_only=True):
-    """An RFC 7807 problem; `@context`, `@id` and `@type` ("Error") are added when JSON-LD was asked
-    for. `@type` is left out of the schema: generators name it like `type`, which it would hide."""
-
+class _Problem(msgspec.Struct, kw_only=True):
     context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
     id: str | UnsetType = msgspec.field(default=UNSET, name="@id")
     type: str
     title: str
     status: int
     detail: str
-    description: Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType = UNSET
+
+
+_JSON_LD_DETAIL = Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType
+
+
+class Problem(_Problem, kw_only=True):
+    """An RFC 7807 problem; `@context`, `@id` and `@type` ("Error") are added when JSON-LD was asked
+    for. `@type` is left out of the schema: generators name it like `type`, which it would hide."""
+
+    description: _JSON_LD_DETAIL = UNSET
 
 
 class ViolationItem(msgspec.Struct, rename="camel"):
@@ -32,17 +38,11 @@ class ViolationItem(msgspec.Struct, rename="camel"):
     code: Annotated[str, msgspec.Meta(description="Symfony constraint code")]
 
 
-class ValidationProblem(msgspec.Struct, kw_only=True):
+class ValidationProblem(_Problem, kw_only=True):
     """API Platform's 422 ConstraintViolation document (with `@type` "ConstraintViolation" in JSON-LD)."""
 
-    context: str | UnsetType = msgspec.field(default=UNSET, name="@context")
-    id: str | UnsetType = msgspec.field(default=UNSET, name="@id")
-    type: str
-    title: str
-    status: int
-    detail: str
     violations: list[ViolationItem]
-    description: Annotated[str, msgspec.Meta(description="JSON-LD only: the detail")] | UnsetType = UNSET
+    description: _JSON_LD_DETAIL = UNSET
 
 
 class AuthenticationError(msgspec.Struct):

@@ -48,7 +48,7 @@ async def _outbox(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[async
 
 
 async def test_every_event_type_is_published_with_its_headers_key_version_and_payload(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     account = await create_account(conn, tenant)
     await update_account(conn, account, name="Michael G. Scott", status="connected")
@@ -117,10 +117,7 @@ async def test_every_event_type_is_published_with_its_headers_key_version_and_pa
 
 
 async def test_late_commit_with_a_lower_position_is_still_published(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    database_url: str,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, database_url: str, tenant: Tenant,
     conn: asyncpg.Connection,
 ) -> None:
     early, late = await create_account(conn, tenant), await create_account(conn, tenant)
@@ -151,10 +148,7 @@ async def test_late_commit_with_a_lower_position_is_still_published(
 
 
 async def test_concurrent_writers_deliver_every_version_in_order_per_account(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    database_url: str,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, database_url: str, tenant: Tenant,
     conn: asyncpg.Connection,
 ) -> None:
     accounts = [await create_account(conn, tenant) for _ in range(20)]
@@ -193,10 +187,7 @@ async def test_concurrent_writers_deliver_every_version_in_order_per_account(
 
 
 async def test_an_unpublishable_event_is_parked_and_holds_back_only_its_own_account(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    database_url: str,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, database_url: str, tenant: Tenant,
     conn: asyncpg.Connection,
 ) -> None:
     settings = replace(relay_settings, relay_max_attempts=2)
@@ -231,7 +222,7 @@ async def test_an_unpublishable_event_is_parked_and_holds_back_only_its_own_acco
 
 
 async def test_topics_are_created_with_the_configured_layout(
-    settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     relay_settings = event_settings(settings)
     await create_account(conn, tenant)
@@ -266,7 +257,7 @@ async def test_topics_are_created_with_the_configured_layout(
 
 
 async def test_published_rows_are_deleted_after_the_retention_period(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     settings = replace(relay_settings, outbox_retention_seconds=0.5)
     accounts = [await create_account(conn, tenant) for _ in range(3)]
@@ -277,7 +268,7 @@ async def test_published_rows_are_deleted_after_the_retention_period(
 
 
 async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -298,10 +289,7 @@ async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
 
 
 async def test_a_standby_relay_takes_over_when_the_active_one_stops(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    conn: asyncpg.Connection,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     first = await create_account(conn, tenant)
@@ -327,7 +315,7 @@ def _notified_only(settings: Settings, window: float) -> Settings:
 
 @asynccontextmanager
 async def _one_published(
-    settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> AsyncIterator[RunningRelay]:
     """A relay running with `settings` that has published one new account's event."""
     await create_account(conn, tenant)
@@ -337,7 +325,7 @@ async def _one_published(
 
 
 async def test_events_written_within_the_window_go_out_in_one_round(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     async with _one_published(_notified_only(relay_settings, 2.0), conn, tenant) as relay:
         # Separate transactions right after that round: the first NOTIFY finds the relay inside the
@@ -351,7 +339,7 @@ async def test_events_written_within_the_window_go_out_in_one_round(
 
 
 async def test_without_a_window_each_notified_event_goes_out_at_once(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     async with _one_published(_notified_only(relay_settings, 0.0), conn, tenant) as relay:
         for published in range(2, 5):
@@ -362,7 +350,7 @@ async def test_without_a_window_each_notified_event_goes_out_at_once(
 
 
 async def test_a_backlog_goes_out_in_full_batches_without_waiting_for_the_window(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     settings = replace(_notified_only(relay_settings, 9.0), relay_batch_size=2)
     for _ in range(5):
@@ -374,7 +362,7 @@ async def test_a_backlog_goes_out_in_full_batches_without_waiting_for_the_window
 
 
 async def test_stopping_does_not_wait_for_the_window(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     async with _one_published(_notified_only(relay_settings, 9.0), conn, tenant) as relay:
         late = await create_account(conn, tenant)

@@ -118,8 +118,7 @@ async def update_account(connection: asyncpg.Connection, account_id: uuid.UUID, 
         row = await _locked(connection, account_id)
         values = {**row, **changes}
         written = await queries.update_account(
-            connection,
-            account_id=account_id,
+            connection, account_id=account_id,
             expected_version=row["version"],
             values=values,
             sealed_credentials=None,

@@ -12,10 +12,6 @@ from service.events.store import OutboxEvent
 from service.webhooks import signing
 from service.webhooks.store import Row
 
-CONTENT_TYPE = "application/cloudevents+json"
-# Opened secrets kept in memory (by endpoint and ciphertext), so a busy endpoint is not unsealed per event.
-_CACHE_LIMIT = 10_000
-
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
@@ -32,6 +28,11 @@ class Prepared:
             "webhook-timestamp": str(now),
             "webhook-signature": signing.signature_header(self.secrets, self.event_id, now, self.body),
         }
+
+
+CONTENT_TYPE = "application/cloudevents+json"
+# Opened secrets kept in memory (by endpoint and ciphertext), so a busy endpoint is not unsealed per event.
+_CACHE_LIMIT = 10_000
 
 
 def prepare(row: Row, cipher: CredentialCipher, cache: dict[tuple[uuid.UUID, bytes], str]) -> Prepared:

@@ -155,22 +155,6 @@ async def replay(
     return added
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt came to, as the dispatcher records it."""
-
-    delivery_id: uuid.UUID
-    endpoint_id: uuid.UUID
-    state: str
-    delay: float | None
-    status: int | None
-    error: str | None
-    latency_ms: float | None
-    at: datetime
-    ok: bool
-    gone: bool
-
-
 class DispatcherStore:
     """The dispatcher's statements, on its own connection (which also holds its lock)."""
 
@@ -226,3 +210,19 @@ class DispatcherStore:
             deleted += count
             if count < _DELETE_SLICE:
                 return deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to, as the dispatcher records it."""
+
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    state: str
+    delay: float | None
+    status: int | None
+    error: str | None
+    latency_ms: float | None
+    at: datetime
+    ok: bool
+    gone: bool

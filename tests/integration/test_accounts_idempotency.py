@@ -12,14 +12,7 @@ from service.auth.principal import Principal
 from service.settings import Settings
 from tests.identity import Tenants
 from tests.integration import accounts_support as support
-from tests.integration.accounts_support import (
-    Api,
-    httpx_json,
-    new_account,
-    outbox,
-    served,
-    wait_for_lock_waiters,
-)
+from tests.integration.accounts_support import Api, httpx_json, new_account, outbox, served
 
 
 async def _counts(db: asyncpg.Connection) -> tuple[int, int]:
@@ -170,7 +163,7 @@ async def test_a_duplicate_while_the_first_runs_is_409_then_replays(
         # Inserting the account checks its client row: holding that row keeps the first request running.
         await db.execute("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE", tenants.a.client_ids[0])
         first = asyncio.create_task(http.post("/api/accounts", content=body, headers=headers))
-        await wait_for_lock_waiters(db, 1)
+        await support.wait_for_lock_waiters(db, 1)
 
         duplicate = await http.post("/api/accounts", content=body, headers=headers)
 

@@ -18,6 +18,7 @@ from service.events.publisher import Fenced, Publisher
 from service.events.quiet import throttle_kafka_logs
 from service.events.store import OutboxStore
 from service.events.topics import ensure_topics
+from service.events.waiting import first_of
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -218,14 +219,7 @@ class Relay:
                 log.info("deleted published outbox events", extra={"deleted": deleted})
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(
-                waiters, timeout=self._settings.relay_poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await first_of((self._wake, stop), self._settings.relay_poll_interval)
 
 
 def connection_settings(settings: Settings) -> dict[str, str]:

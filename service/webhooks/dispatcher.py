@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.crypto import CredentialCipher
+from service.events.waiting import first_of
 from service.settings import Settings
 from service.webhooks import metrics
 from service.webhooks.message import Prepared, prepare
@@ -253,14 +254,7 @@ class Dispatcher:
         self._sender = None
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(
-                waiters, timeout=self._settings.webhooks_poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await first_of((self._wake, stop), self._settings.webhooks_poll_interval)
 
 
 def _duration(seconds: float) -> str:

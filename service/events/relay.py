@@ -167,7 +167,8 @@ class Relay:
         if not events:
             return None
         if settings.relay_debug_pause_after_read:
-            log.warning("pausing after a read (RELAY_DEBUG_PAUSE_AFTER_READ)", extra={"events": len(events)})
+            read = {"events": len(events)}
+            log.warning("pausing with the events read (RELAY_DEBUG_PAUSE_AFTER_READ)", extra=read)
             await asyncio.sleep(settings.relay_debug_pause_after_read)
         outcome = await publisher.publish(events)
         if await store.mark_published(outcome.published, LOCK_KEY) < len(outcome.published):

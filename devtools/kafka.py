@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import pathlib
 import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from devtools.kafka_config import LOG4J2_PROPERTIES, cluster_id, min_heap
 from devtools.kafka_jars import KAFKA_VERSION, MIN_JAVA, ensure_jars, find_java, java_available
 from devtools.kafka_probe import HOST, answers, free_port, port_in_use
-from devtools.processes import pid_alive, tail, wait_gone
+from devtools.processes import locked, pid_alive, tail, wait_gone
 
 __all__ = ["KAFKA_VERSION", "LocalKafka", "free_port", "java_available"]
 
@@ -73,7 +72,7 @@ class LocalKafka:
     def start(self, timeout: float = 90.0) -> str:
         """Start the broker unless it already runs, wait until it answers, and return host:port."""
         self._home.mkdir(parents=True, exist_ok=True)
-        with self._locked():
+        with locked(self._home):
             pid = self._running_pid()
             if pid is not None:
                 self._port = self._configured_port() or self._port
@@ -86,21 +85,11 @@ class LocalKafka:
         """Stop the broker with SIGTERM, then SIGKILL after the timeout; do nothing if not running."""
         if not self._home.is_dir():
             return
-        with self._locked():
+        with locked(self._home):
             pid = self._running_pid()
             if pid is not None:
                 self._terminate(pid, timeout)
             self._pid_file.unlink(missing_ok=True)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on the home dir so concurrent start/stop calls serialise."""
-        fd = os.open(self._home, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _running_pid(self) -> int | None:
         """Return the pid from the pid file if that process is alive and is this broker."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import importlib.util
 import os
@@ -13,10 +11,10 @@ import shlex
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
-from devtools.processes import pid_alive, tail, wait_gone
+from devtools.processes import locked, pid_alive, tail, wait_gone
 from devtools.system_user import RunAs, allow_traversal, server_account
 
 # The database superuser that initdb creates (not a system user).
@@ -121,7 +119,7 @@ class LocalPostgres:
         deadline = time.monotonic() + self._timeout
         account = server_account()
         self._prepare_dir(self._data_dir, account)
-        with self._locked():
+        with locked(self._data_dir):
             if _read_postmaster(self._data_dir) is None:
                 # postgres itself refuses to start while a stale pid file names a reused pid.
                 (self._data_dir / "postmaster.pid").unlink(missing_ok=True)
@@ -134,7 +132,7 @@ class LocalPostgres:
         """Stop the server with a fast shutdown; do nothing if it is not running."""
         if not self._data_dir.is_dir():
             return
-        with self._locked():
+        with locked(self._data_dir):
             running = _read_postmaster(self._data_dir)
             if running is None:
                 return
@@ -162,16 +160,6 @@ class LocalPostgres:
             allow_traversal(bin_dir())
             os.chown(path, account.uid, account.gid)
         path.chmod(0o700)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on the data dir so concurrent start/stop calls serialise."""
-        fd = os.open(self._data_dir, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _server_options(self) -> Mapping[str, str]:
         """Return the settings passed on the postgres command line."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 def pid_alive(pid: int) -> bool:
@@ -39,3 +41,14 @@ def tail(path: pathlib.Path, lines: int = 25) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(cannot read {path}: {exc})"
+
+
+@contextlib.contextmanager
+def locked(directory: os.PathLike[str] | str) -> Iterator[None]:
+    """Hold an exclusive lock on a server's directory so concurrent start/stop calls serialise."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import shutil
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -101,6 +103,19 @@ def kafka_bootstrap() -> Iterator[str]:
             yield broker.start()
         finally:
             broker.stop()
+
+
+@pytest.fixture
+async def own_kafka(tmp_path: Path) -> AsyncIterator[Any]:
+    """A broker of the test's own, so stopping or killing it disturbs no other test."""
+    from devtools.kafka import LocalKafka
+
+    broker = LocalKafka(tmp_path / "kafka", port=0, progress=lambda _: None)
+    await asyncio.to_thread(broker.start)
+    try:
+        yield broker
+    finally:
+        await asyncio.to_thread(broker.stop)
 
 
 @pytest.fixture(scope="session")

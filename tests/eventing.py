@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from service.accounts import queries
 from service.accounts.representation import event_payload, snapshot
 from service.crypto import CredentialCipher, new_key_ring_entry
+from service.events.consumer import AccountEventConsumer
 from service.events.outbox import CHANNEL
 from service.events.relay import Relay
 from service.settings import Settings
@@ -117,8 +118,7 @@ async def update_account(connection: asyncpg.Connection, account_id: uuid.UUID, 
         row = await _locked(connection, account_id)
         values = {**row, **changes}
         written = await queries.update_account(
-            connection,
-            account_id=account_id,
+            connection, account_id=account_id,
             expected_version=row["version"],
             values=values,
             sealed_credentials=None,
@@ -285,6 +285,18 @@ async def kafka_settled(settings: Settings, timeout: float = 30.0) -> None:
     finally:
         await committed.stop()
         await everything.stop()
+
+
+async def versions_delivered(settings: Settings) -> tuple[dict[str, list[int]], int]:
+    """What an application on the consumer helper sees once Kafka settled: the versions per account,
+    and how many duplicates it dropped."""
+    await kafka_settled(settings)
+    consumer = AccountEventConsumer(settings.kafka_bootstrap_servers, [settings.kafka_events_topic])
+    seen: dict[str, list[int]] = {}
+    async with consumer:
+        async for event in consumer.events(until_end=True):
+            seen.setdefault(event.account_id, []).append(event.version)
+    return seen, consumer.skipped
 
 
 def count_at_least(n: int) -> Callable[[list[Record]], bool]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Body
 from msgspec import UNSET
 
 from service.accounts import idempotency
@@ -36,25 +35,35 @@ from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import Format, negotiate
 from service.web.headers import NO_STORE
-from service.web.openapi import (
-    SECURITY,
-    JsonBody,
-    MergePatchBody,
-    error_responses,
-    success,
-    with_item_links,
-)
-from service.web.operations import read_collection, read_item
+from service.web.openapi import SECURITY, with_item_links
+from service.web.operations import create_item, read_collection, read_item, remove_item, update_item
 from service.web.pagination import cursor_view, page_view
-from service.web.resource import empty_body, not_found, query_of
+from service.web.resource import AnyRequest, JsonData, PatchData, body_of, not_found, query_of
+from service.web.responses import error_responses, success
 
-AnyRequest = Request[Any, Any, Any]
 READERS = requires(Role.OWNER, Role.VIEWER, Role.CUSTOMER, Role.WORKER)
 WRITERS = requires(Role.OWNER, Role.CUSTOMER)
+ITEM = "/{account_id:str}"
+UseCases = NamedDependency[Accounts]
 PATCHERS = requires(Role.OWNER, Role.CUSTOMER, Role.WORKER)
 WORKERS = requires(Role.WORKER)
 
 _WORKER_FIELDS = ("status", "status_reason")
+_CREATING = (
+    "Connects a new account (e.g., WhatsApp, LinkedIn, etc.) to the inbox. The payload includes "
+    "authentication and setup details. New accounts start `connecting`."
+)
+_CREATE_ERRORS = (400, 401, 403, 406, 409, 415, 422)
+_PATCHING = (
+    "Updates configuration details for a connected account, such as access settings or metadata (JSON "
+    "merge patch: absent keeps a field, null removes an optional one; settings and metadata are replaced "
+    "whole). Workers may send only `status` and `statusReason`."
+)
+_PATCH_ERRORS = (400, 401, 403, 404, 406, 409, 412, 415, 422)
+_PAUSED = {409: "A worker reported the status of a paused account"}
+_REMOVING = "Removes a connected account from the inbox system; its credentials are destroyed."
+_LISTING = "Returns all connected accounts across all integrations, filtered and paginated."
+_SHOWING = "Returns details of a specific connected account (e.g., WhatsApp number or LinkedIn login)."
 _LINK_RELATIONS = (("first", "first"), ("previous", "prev"), ("next", "next"), ("last", "last"))
 
 
@@ -95,21 +104,9 @@ class AccountController(Controller):
     tags = ["Account"]  # noqa: RUF012 - Litestar reads it as a class attribute
     security = SECURITY
 
-    @get(
-        "/",
-        opt=READERS,
-        **read_collection(
-            RESOURCE,
-            list[Account],
-            COLLECTION_OPERATION,
-            "Returns all connected accounts across all integrations, filtered and paginated.",
-        ),
-    )
+    @get("/", opt=READERS, **read_collection(RESOURCE, list[Account], COLLECTION_OPERATION, _LISTING))
     async def collection(
-        self,
-        request: AnyRequest,
-        accounts: NamedDependency[Accounts],
-        settings: NamedDependency[Settings],
+        self, request: AnyRequest, accounts: UseCases, settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = query_of(request)
@@ -125,51 +122,32 @@ class AccountController(Controller):
         )
         return hydra.respond(fmt, document, headers=_links(view))
 
-    @get(
-        "/{account_id:str}",
-        opt=READERS,
-        **read_item(
-            RESOURCE,
-            Account,
-            ITEM_OPERATION,
-            "Returns details of a specific connected account (e.g., WhatsApp number or LinkedIn login).",
-        ),
-    )
-    async def show(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        accounts: NamedDependency[Accounts],
-    ) -> Response[bytes]:
+    @get(ITEM, opt=READERS, **read_item(RESOURCE, Account, ITEM_OPERATION, _SHOWING))
+    async def show(self, request: AnyRequest, account_id: AccountId, accounts: UseCases) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         return _item(fmt, await accounts.get(current_principal(request), _account_id(account_id)))
 
     @post(
         "/",
         opt=WRITERS,
-        dto=JsonBody[AccountCreate],
-        return_dto=None,
-        summary="Creates a Account resource.",
-        description="Connects a new account (e.g., WhatsApp, LinkedIn, etc.) to the inbox. The payload "
-        "includes authentication and setup details. New accounts start `connecting`.",
-        operation_class=with_item_links(CREATE_OPERATION, ITEM_LINKS),
-        responses={
-            201: success(Account, "Account resource created"),
-            **error_responses(400, 401, 403, 406, 409, 415, 422),
-        },
+        **create_item(
+            RESOURCE,
+            AccountCreate,
+            Account,
+            with_item_links(CREATE_OPERATION, ITEM_LINKS),
+            _CREATING,
+            errors=_CREATE_ERRORS,
+            location=False,
+        ),
     )
     async def create(
-        self,
-        request: AnyRequest,
-        idempotency_key: IdempotencyKey,
-        accounts: NamedDependency[Accounts],
-        data: Annotated[AccountCreate | None, Body()] = None,
+        self, request: AnyRequest, idempotency_key: IdempotencyKey, accounts: UseCases,
+        data: JsonData[AccountCreate] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        if data is None:
-            data = empty_body(request, AccountCreate, JSON_TYPES)
+        body = body_of(request, data, AccountCreate, JSON_TYPES)
         key = idempotency.parse_key(idempotency_key)
-        created = await accounts.create(current_principal(request), data, key)
+        created = await accounts.create(current_principal(request), body, key)
         location = iri(created.account_id)
         document = hydra.item(fmt, RESOURCE, location, created.document)
         headers = {"Location": location, "ETag": etag(created.document["version"])}
@@ -178,60 +156,33 @@ class AccountController(Controller):
         return hydra.respond(fmt, document, created.status, headers)
 
     @patch(
-        "/{account_id:str}",
+        ITEM,
         opt=PATCHERS,
-        dto=MergePatchBody[AccountPatch],
-        return_dto=None,
-        summary="Updates the Account resource.",
-        description="Updates configuration details for a connected account, such as access settings or "
-        "metadata (JSON merge patch: absent keeps a field, null removes an optional one; settings and "
-        "metadata are replaced whole). Workers may send only `status` and `statusReason`.",
-        operation_class=ITEM_OPERATION,
-        responses={
-            200: success(Account, "Account resource updated"),
-            **error_responses(
-                400, 401, 403, 404, 406, 409, 412, 415, 422,
-                notes={409: "A worker reported the status of a paused account"},
-            ),
-        },
+        **update_item(
+            RESOURCE, AccountPatch, Account, ITEM_OPERATION, _PATCHING, errors=_PATCH_ERRORS, notes=_PAUSED
+        ),
     )
     async def update(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        if_match: IfMatch,
-        accounts: NamedDependency[Accounts],
-        data: Annotated[AccountPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
+        self, request: AnyRequest, account_id: AccountId, if_match: IfMatch,
+        accounts: UseCases, data: PatchData[AccountPatch] = None,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
-        if data is None:
-            data = empty_body(request, AccountPatch, MERGE_PATCH)
+        body = body_of(request, data, AccountPatch, MERGE_PATCH)
         principal = current_principal(request)
-        change = _status_report(data) if principal.is_worker else data
+        change = _status_report(body) if principal.is_worker else body
         row = await accounts.update(principal, _account_id(account_id), change, if_match)
         return _item(fmt, row)
 
-    @delete(
-        "/{account_id:str}",
-        opt=WRITERS,
-        summary="Removes the Account resource.",
-        description="Removes a connected account from the inbox system; its credentials are destroyed.",
-        operation_class=DELETE_OPERATION,
-        responses=error_responses(401, 403, 404, 412),
-    )
+    @delete(ITEM, opt=WRITERS, **remove_item(RESOURCE, DELETE_OPERATION, _REMOVING, (401, 403, 404, 412)))
     async def remove(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        if_match: IfMatch,
-        accounts: NamedDependency[Accounts],
+        self, request: AnyRequest, account_id: AccountId, if_match: IfMatch, accounts: UseCases,
     ) -> None:
         account = _account_id(account_id)
         await accounts.delete(current_principal(request), account, if_match)
         audit.of_request(request, "account.deleted", account=str(account))
 
     @get(
-        "/{account_id:str}/credentials",
+        f"{ITEM}/credentials",
         opt=WORKERS,
         summary="Retrieves the decrypted credentials of an Account (workers only).",
         description="For inbox workers: the credentials the account was connected with.",
@@ -242,10 +193,7 @@ class AccountController(Controller):
         },
     )
     async def credentials(
-        self,
-        request: AnyRequest,
-        account_id: AccountId,
-        accounts: NamedDependency[Accounts],
+        self, request: AnyRequest, account_id: AccountId, accounts: UseCases,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         account = _account_id(account_id)

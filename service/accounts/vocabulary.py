@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from service.accounts.representation import COLLECTION_IRI, RESOURCE
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch
-from service.web.linked_data import LinkedResource
+from service.web.linked_data import LinkedResource, editable
 
-ACCOUNT = LinkedResource(
+ACCOUNT = editable(
     RESOURCE,
-    read=Account,
-    description="A connected account (a WhatsApp number, a LinkedIn login, …) of one client.",
-    collection=COLLECTION_IRI,
-    create=AccountCreate,
-    update=AccountPatch,
-    deletable=True,
-    links={"client": "Client", "integration": "Integration"},
+    COLLECTION_IRI,
+    "A connected account (a WhatsApp number, a LinkedIn login, …) of one client.",
+    (Account, AccountCreate, AccountPatch),
+    {"client": "Client", "integration": "Integration"},
 )
 ACCOUNT_CREDENTIALS = LinkedResource(
     "AccountCredentials",

@@ -8,15 +8,18 @@ the middleware already holds both the caller and the handler, so it checks the r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Request
+from litestar import Controller, Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 
 from service.auth.principal import Credential, Principal, Role
 from service.auth.tokens import NOT_FOUND
 from service.errors import Forbidden, Unauthenticated
+from service.web.resource import not_found
 
 ACCESS_DENIED = "Access Denied."
 # Keys of a handler's `opt`.
@@ -31,6 +34,31 @@ Connection = ASGIConnection[Any, Any, Any, Any]
 def requires(*roles: Role) -> dict[str, Any]:
     """A handler `opt` letting through callers holding any of `roles`."""
     return {ROLES: frozenset(roles)}
+
+
+# An organization's own resources: its owners and viewers read them, its owners change them.
+TENANT_READERS = requires(Role.OWNER, Role.VIEWER)
+TENANT_WRITERS = requires(Role.OWNER)
+# Their OpenAPI security: a user's bearer token or the organization's API key (which acts as its owner).
+TENANT_SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
+
+
+class TenantController(Controller):
+    """The base of the controllers of an organization's own resources."""
+
+    security = TENANT_SECURITY
+
+
+# The caller as a handler parameter.
+Caller = NamedDependency[Principal]
+
+
+def tenant_of(principal: Principal) -> uuid.UUID:
+    """The caller's organization. Guards admit only organization members to tenant resources; a
+    platform-wide caller must never reach their SQL (404)."""
+    if principal.organization_id is None:
+        raise not_found()
+    return principal.organization_id
 
 
 def authorize(principal: Principal, credential: Credential, opt: Mapping[str, Any]) -> None:

@@ -23,18 +23,18 @@ from service.settings import Settings
 
 _SQL = load_queries("service.auth", "queries.sql")
 
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    token: str
+    refresh_token: str
+
+
 INVALID_CREDENTIALS = "Invalid credentials."
 # Longer inputs cannot be a stored username or a sensible password; they still cost a decoy check.
 MAX_USERNAME = 180
 MAX_PASSWORD = 4096
 # Far longer than any token this service signs; longer strings are not worth verifying.
 MAX_TOKEN = 8192
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    token: str
-    refresh_token: str
 
 
 def _minted(kind: str, principal: Principal, issued: IssuedToken, caller: dict[str, object]) -> None:

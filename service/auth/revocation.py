@@ -7,15 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
-class Revoked(enum.StrEnum):
-    """What a revocation names: one token, or every token minted so far for a user, key or family."""
-
-    JTI = "jti"
-    USER = "user"
-    API_KEY = "api_key"
-    FAMILY = "family"
-
-
 @dataclass(frozen=True, slots=True)
 class Revocation:
     kind: Revoked
@@ -23,6 +14,15 @@ class Revocation:
     # Epoch seconds: tokens issued up to then are refused (all of them for a jti).
     revoked_at: float
     expires_at: float
+
+
+class Revoked(enum.StrEnum):
+    """What a revocation names: one token, or every token minted so far for a user, key or family."""
+
+    JTI = "jti"
+    USER = "user"
+    API_KEY = "api_key"
+    FAMILY = "family"
 
 
 # The database stamps revocations, API hosts stamp tokens: a token minted this much after a revocation

@@ -62,7 +62,8 @@ class RevocationFeed:
                 await self._refresh()
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # The previous list stays in force; the next round reconnects.
-                _log.warning("revocation list not refreshed: %s: %s", type(exc).__name__, exc)
+                failure = {"error": type(exc).__name__, "detail": str(exc)}
+                _log.warning("revocation list not refreshed", extra=failure)
                 await self._disconnect()
             except Exception:
                 # Anything else must not end the loop: without it no missed notice is ever caught up.

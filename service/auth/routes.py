@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import Response, post
 from litestar.di import NamedDependency
-from litestar.params import Body
 
 from service.auth import login
 from service.auth.audit import address_of
-from service.auth.guards import API_KEY_ONLY
+from service.auth.guards import API_KEY_ONLY, Caller
 from service.auth.passwords import Passwords
-from service.auth.principal import Principal
 from service.auth.refresh import refused
 from service.auth.tokens import TokenService
 from service.db.pool import Database
@@ -23,9 +21,14 @@ from service.web.bodies import JSON_TYPES, decode
 from service.web.constraints import BLANK, NOT_BLANK, NOT_BLANK_PATTERN, TOO_LONG, reject_nul, too_long
 from service.web.headers import NO_STORE
 from service.web.iri import CLIENT_IRI_PATTERN, item_not_found, parse_client_iri
-from service.web.openapi import JsonBody, error_responses, success
+from service.web.openapi import JsonBody
+from service.web.resource import AnyRequest, JsonData
+from service.web.responses import error_responses, success
 
 T = TypeVar("T")
+Db = NamedDependency[Database]
+Tokens = NamedDependency[TokenService]
+Config = NamedDependency[Settings]
 _encode = msgspec.json.Encoder().encode
 
 MAX_SUBJECT = 255
@@ -96,9 +99,25 @@ class CustomerTokenView(msgspec.Struct, rename="camel"):
     expires_at: Annotated[str, msgspec.Meta(description="RFC 3339")]
 
 
-def _body(request: Request[Any, Any, Any], data: T | None, kind: type[T]) -> T:
+def _body(request: AnyRequest, data: T | None, kind: type[T]) -> T:
     """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
     return data if data is not None else decode(b"", kind, request.headers.get("content-type"), JSON_TYPES)
+
+
+def _anonymous(
+    body: type[Any], summary: str, description: str, responses: dict[int, Any], status: int = 200
+) -> dict[str, Any]:
+    """The keyword arguments of a log-in endpoint: no credentials needed, a JSON body."""
+    return {
+        "status_code": status,
+        "tags": ["Login Check"],
+        "summary": summary,
+        "description": description,
+        "dto": JsonBody[body],  # type: ignore[valid-type]
+        "return_dto": None,
+        "security": [],
+        "responses": responses,
+    }
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
@@ -108,25 +127,19 @@ def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
 
 @post(
     "/authentication/login_check",
-    status_code=200,
-    tags=["Login Check"],
-    summary="Creates a user token.",
-    description="Wrong usernames and wrong passwords get the same 401; repeated failures get 429.",
-    dto=JsonBody[LoginRequest],
-    return_dto=None,
-    security=[],
-    responses={
-        200: success(TokenPairView, "An access token and a refresh token"),
-        **error_responses(400, 401, 415, notes={401: "Invalid credentials."}),
-    },
+    **_anonymous(
+        LoginRequest,
+        "Creates a user token.",
+        "Wrong usernames and wrong passwords get the same 401; repeated failures get 429.",
+        {
+            200: success(TokenPairView, "An access token and a refresh token"),
+            **error_responses(400, 401, 415, notes={401: "Invalid credentials."}),
+        },
+    ),
 )
 async def login_check(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Database],
-    passwords: NamedDependency[Passwords],
-    tokens: NamedDependency[TokenService],
-    settings: NamedDependency[Settings],
-    data: Annotated[LoginRequest | None, Body()] = None,
+    request: AnyRequest, db: Db, passwords: NamedDependency[Passwords], tokens: Tokens, settings: Config,
+    data: JsonData[LoginRequest] = None,
 ) -> Response[bytes]:
     """`{"username","password"}` → `{"token","refresh_token"}`; failures are throttled."""
     body = _body(request, data, LoginRequest)
@@ -148,24 +161,18 @@ async def login_check(
 
 @post(
     "/authentication/token/refresh",
-    status_code=200,
-    tags=["Login Check"],
-    summary="Exchanges a refresh token for a new pair.",
-    description="The refresh token is spent; presenting it again revokes every token of its family.",
-    dto=JsonBody[RefreshRequest],
-    return_dto=None,
-    security=[],
-    responses={
-        200: success(TokenPairView, "A new access token and the next refresh token"),
-        **error_responses(400, 401, 415, notes={401: "Invalid JWT Refresh Token"}),
-    },
+    **_anonymous(
+        RefreshRequest,
+        "Exchanges a refresh token for a new pair.",
+        "The refresh token is spent; presenting it again revokes every token of its family.",
+        {
+            200: success(TokenPairView, "A new access token and the next refresh token"),
+            **error_responses(400, 401, 415, notes={401: "Invalid JWT Refresh Token"}),
+        },
+    ),
 )
 async def token_refresh(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Database],
-    tokens: NamedDependency[TokenService],
-    settings: NamedDependency[Settings],
-    data: Annotated[RefreshRequest | None, Body()] = None,
+    request: AnyRequest, db: Db, tokens: Tokens, settings: Config, data: JsonData[RefreshRequest] = None,
 ) -> Response[bytes]:
     """`{"refresh_token"}` → `{"token","refresh_token"}`; the presented refresh token is spent."""
     body = _body(request, data, RefreshRequest)
@@ -193,12 +200,8 @@ async def token_refresh(
     },
 )
 async def customer_token(
-    request: Request[Any, Any, Any],
-    principal: NamedDependency[Principal],
-    db: NamedDependency[Database],
-    tokens: NamedDependency[TokenService],
-    settings: NamedDependency[Settings],
-    data: Annotated[CustomerTokenRequest | None, Body()] = None,
+    request: AnyRequest, principal: Caller, db: Db, tokens: Tokens, settings: Config,
+    data: JsonData[CustomerTokenRequest] = None,
 ) -> Response[bytes]:
     """With the organization's X-API-KEY: a ROLE_CUSTOMER token scoped to one of its clients."""
     body = _body(request, data, CustomerTokenRequest)
@@ -219,22 +222,18 @@ async def customer_token(
 
 @post(
     "/authentication/token/revoke",
-    status_code=204,
-    tags=["Login Check"],
-    summary="Revokes an access token (its holder logs out).",
-    description="As RFC 7009: holding the token is the authorization; an unknown, expired or already "
-    "revoked token is answered the same, so nothing can be learnt from the answer. Other processes "
-    "refuse the token within REVOCATION_REFRESH_SECONDS.",
-    dto=JsonBody[RevokeRequest],
-    return_dto=None,
-    security=[],
-    responses=error_responses(400, 415),
+    **_anonymous(
+        RevokeRequest,
+        "Revokes an access token (its holder logs out).",
+        "As RFC 7009: holding the token is the authorization; an unknown, expired or already revoked "
+        "token is answered the same, so nothing can be learnt from the answer. Other processes refuse "
+        "the token within REVOCATION_REFRESH_SECONDS.",
+        error_responses(400, 415),
+        status=204,
+    ),
 )
 async def token_revoke(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Database],
-    tokens: NamedDependency[TokenService],
-    data: Annotated[RevokeRequest | None, Body()] = None,
+    request: AnyRequest, db: Db, tokens: Tokens, data: JsonData[RevokeRequest] = None,
 ) -> None:
     """`{"token"}` → 204; the token is refused from the next request on."""
     body = _body(request, data, RevokeRequest)

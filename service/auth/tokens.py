@@ -28,16 +28,8 @@ VERIFIED_CACHE_SIZE = 4096
 API_KEY_CLAIM = "akid"
 FAMILY_CLAIM = "fam"
 
-INVALID = "Invalid JWT Token"
-EXPIRED = "Expired JWT Token"
-NOT_FOUND = "JWT Token not found"
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    token: str
-    expires_at: datetime
-    jti: str
+# LexikJWT's messages, which clients of the original API match on.
+INVALID, EXPIRED, NOT_FOUND = "Invalid JWT Token", "Expired JWT Token", "JWT Token not found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +40,13 @@ class _Verified:
     expires: float
     issued: float
     handles: Handles
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    jti: str
 
 
 class TokenService:

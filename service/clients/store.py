@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 import msgspec
 
+from service.auth.guards import tenant_of
 from service.auth.principal import Principal
 from service.clients.schema import ClientCreate, ClientPatch, validated
 from service.db.pool import Database
-from service.db.sql import load_queries
+from service.db.sql import Row, load_queries
 from service.errors import Conflict
 from service.web.pagination import PageRequest
-from service.web.resource import like_pattern, not_found
+from service.web.resource import found, like_pattern, not_found
 
 _SQL = load_queries("service.clients", "queries.sql")
 
-Row = Mapping[str, Any]
 
-
-def _organization(principal: Principal) -> uuid.UUID:
-    # Guards admit only organization members here; a platform-wide caller must never reach the SQL.
-    if principal.organization_id is None:
-        raise not_found()
-    return principal.organization_id
 
 
 class Clients:
@@ -37,7 +29,7 @@ class Clients:
     async def collection(
         self, principal: Principal, page: PageRequest, name: str | None
     ) -> tuple[int, list[Row]]:
-        organization, pattern = _organization(principal), like_pattern(name)
+        organization, pattern = tenant_of(principal), like_pattern(name)
         async with self._database.connection() as connection:
             total = await connection.fetchval(_SQL["count_clients"], organization, pattern)
             rows = await connection.fetch(
@@ -47,23 +39,18 @@ class Clients:
 
     async def get(self, principal: Principal, client_id: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
-            row: Row | None = await connection.fetchrow(
-                _SQL["get_client"], client_id, _organization(principal)
-            )
-        if row is None:
-            raise not_found()
-        return row
+            return found(await connection.fetchrow(_SQL["get_client"], client_id, tenant_of(principal)))
 
     async def create(self, principal: Principal, body: ClientCreate) -> Row:
         name, website = validated(body.name, body.website)
         async with self._database.connection() as connection:
             row: Row = await connection.fetchrow(
-                _SQL["insert_client"], uuid.uuid4(), _organization(principal), name, website
+                _SQL["insert_client"], uuid.uuid4(), tenant_of(principal), name, website
             )
         return row
 
     async def update(self, principal: Principal, client_id: uuid.UUID, patch: ClientPatch) -> Row:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
             current = await connection.fetchrow(_SQL["lock_client"], client_id, organization)
             if current is None:
@@ -79,7 +66,7 @@ class Clients:
 
     async def delete(self, principal: Principal, client_id: uuid.UUID) -> None:
         """Refused while the client has live accounts: removing them is what tells the inbox workers."""
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
             # The row lock waits for accounts being added right now, so the check below sees them.
             if await connection.fetchrow(_SQL["lock_client"], client_id, organization) is None:

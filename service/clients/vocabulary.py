@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView
 from service.clients.schema import ClientCreate, ClientPatch
-from service.web.linked_data import LinkedResource
+from service.web.linked_data import editable
 
-CLIENT = LinkedResource(
+CLIENT = editable(
     RESOURCE,
-    read=ClientView,
-    description="A client of the organization: the owner of connected accounts.",
-    collection=COLLECTION_IRI,
-    create=ClientCreate,
-    update=ClientPatch,
-    deletable=True,
+    COLLECTION_IRI,
+    "A client of the organization: the owner of connected accounts.",
+    (ClientView, ClientCreate, ClientPatch),
 )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from importlib import resources
+from typing import Any
+
+# A fetched row, read by column name.
+Row = Mapping[str, Any]
 
 _SECTION = re.compile(r"^--\s*(name|fragment):\s*(\w+)\s*$", re.MULTILINE)
 _REFERENCE = re.compile(r"\{\{(\w+)\}\}")

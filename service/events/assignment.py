@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import KafkaError
 
-from service.events.cloudevents import REMOVED
+from service.events.cloudevents import REMOVED, record_at
 from service.events.handler import AssignmentHandler, Notifier
 from service.events.membership import GroupListener, MembershipWatch
 from service.events.ownership import AccountFilter, Share
@@ -110,7 +110,7 @@ class AccountAssignment:
     async def _subscribe(self, stop: asyncio.Event) -> bool:
         # Asking about a missing topic could create it with the broker's defaults (not compacted).
         while self._topic not in await self._consumer.topics():
-            log.info("waiting for topic %s to be created", self._topic)
+            log.info("waiting for the topic to be created", extra={"topic": self._topic})
             try:
                 await asyncio.wait_for(stop.wait(), _TOPIC_WAIT)
                 return False
@@ -151,7 +151,7 @@ class AccountAssignment:
                 fresh = share.fresh(account_id, version)
                 account = _decode(record.value) if fresh and not removed else None
             except (KeyError, ValueError, msgspec.DecodeError) as exc:
-                log.warning("skipping %s:%d@%d: %r", record.topic, record.partition, record.offset, exc)
+                log.warning("skipping a record", extra=record_at(record, repr(exc)))
                 share.position = record.offset + 1
                 continue
             if (change := share.take(account_id, version, record.offset, account)) is not None:
@@ -164,7 +164,7 @@ class AccountAssignment:
             try:
                 self._ends.update(await self._consumer.end_offsets(missing))
             except KafkaError as exc:
-                log.warning("end offsets of %s not known yet: %s", missing, exc)
+                log.warning("end offsets not known yet", extra={"partitions": missing, "error": str(exc)})
                 return
         for tp in rebuilding:
             if await self._consumer.position(tp) >= self._ends[tp]:
@@ -174,7 +174,7 @@ class AccountAssignment:
             self._ready = True
             if rebuilding:
                 self.stats.record_rebuild(time.monotonic() - self._rebuild_started)
-            log.info("ready: %d accounts of %d partitions", len(self.accounts), len(self._shares))
+            log.info("ready", extra={"accounts": len(self.accounts), "partitions": len(self._shares)})
             await self._notify.ready(len(self.accounts))
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
@@ -199,7 +199,8 @@ class AccountAssignment:
                 return
             self._watch.confirm()
             resumed = sorted(assigned & retained.keys())
-            log.info("assigned %s (%d resumed)", sorted(tp.partition for tp in assigned), len(resumed))
+            taken = sorted(tp.partition for tp in assigned)
+            log.info("assigned", extra={"partitions": taken, "resumed": len(resumed)})
             for tp in resumed:
                 share = self._shares[tp] = retained[tp]
                 self._consumer.seek(tp, share.position)
@@ -219,7 +220,7 @@ class AccountAssignment:
                 beginnings = await self._consumer.beginning_offsets(partitions)
             except KafkaError as exc:
                 # Taken up again by the watchdog once the broker answers (and the group still agrees).
-                log.warning("cannot rebuild %s yet: %s", partitions, exc)
+                log.warning("cannot rebuild yet", extra={"partitions": partitions, "error": str(exc)})
                 for tp in partitions:
                     del self._shares[tp]
                     self._lost[tp] = 0
@@ -231,12 +232,13 @@ class AccountAssignment:
             try:
                 self._ends.update(await self._consumer.end_offsets(partitions))
             except KafkaError as exc:
-                log.warning("end offsets of %s not known yet: %s", partitions, exc)
+                log.warning("end offsets not known yet", extra={"partitions": partitions, "error": str(exc)})
         self._count()
 
     async def _lose(self) -> None:
         """No word from the group for too long: another member may be given these accounts soon."""
-        log.warning("membership not confirmed for %.1f s: releasing every account", self._watch.allowance)
+        allowance = {"seconds": self._watch.allowance}
+        log.warning("membership not confirmed: releasing every account", extra=allowance)
         self.stats.membership_lost_total += 1
         self._lost = {tp: share.position for tp, share in self._shares.items()}
         await self._give_up_all()
@@ -267,7 +269,7 @@ class AccountAssignment:
                     self._watch.confirm(sent)
                 if self._lost and confirmed:
                     # The group still counts on this member for these partitions: take them up again.
-                    log.info("membership confirmed again: rebuilding %d partitions", len(self._lost))
+                    log.info("membership confirmed again: rebuilding", extra={"partitions": len(self._lost)})
                     self._epoch += 1
                     partitions, self._lost = sorted(self._lost), {}
                     await self._adopt(partitions)
@@ -282,7 +284,7 @@ class AccountAssignment:
             async with asyncio.timeout(self._watch.heartbeat_interval):
                 await self._consumer.commit(offsets)
         except (KafkaError, TimeoutError) as exc:
-            log.debug("membership not confirmed: %r", exc)
+            log.debug("membership not confirmed", extra={"error": repr(exc)})
             return False
         return True
 
@@ -290,5 +292,5 @@ class AccountAssignment:
         self.stats.owned_partitions = len(self._shares)
 
     def _fail(self, exc: BaseException) -> None:
-        log.error("the application failed handling its accounts: %r", exc)
+        log.error("the application failed handling its accounts", extra={"error": repr(exc)})
         self._failure = exc

@@ -28,6 +28,8 @@ HEADERS = (
     "ce_accountversion",
 )
 
+# Binary content mode names the data's media type `content-type`, every other attribute `ce_<name>`.
+_HEADER_OF = {("datacontenttype" if h == "content-type" else h.removeprefix("ce_")): h for h in HEADERS}
 _encode = msgspec.json.Encoder().encode
 _READ_ORDER = AccountChange.__struct_encode_fields__
 
@@ -42,21 +44,12 @@ class KafkaRecord(NamedTuple):
 
 def headers(event: OutboxEvent, *, with_content: bool = True) -> list[tuple[str, bytes]]:
     """The CloudEvents attributes and extensions of an event, as Kafka headers."""
-    account = str(event.account_id)
-    values = {
-        "ce_specversion": SPEC_VERSION,
-        "ce_id": str(event.event_id),
-        "ce_source": SOURCE,
-        "ce_type": event.event_type,
-        "ce_subject": account,
-        "ce_time": event.created_at.isoformat(),
-        "content-type": CONTENT_TYPE,
-        "ce_partitionkey": account,
-        "ce_organization": str(event.organization_id),
-        "ce_client": str(event.client_id),
-        "ce_accountversion": str(event.account_version),
-    }
-    return [(name, values[name].encode()) for name in HEADERS if with_content or name != "content-type"]
+    values = _attributes(event)
+    return [
+        (header, str(values[name]).encode())
+        for name, header in _HEADER_OF.items()
+        if with_content or header != "content-type"
+    ]
 
 
 def history_record(event: OutboxEvent) -> KafkaRecord:
@@ -75,8 +68,13 @@ def state_record(event: OutboxEvent) -> KafkaRecord:
 
 def structured(event: OutboxEvent) -> bytes:
     """The event as one CloudEvents JSON document (structured content mode), the body of a webhook."""
+    return _encode(_attributes(event) | {"data": _in_read_order(event.payload)})
+
+
+def _attributes(event: OutboxEvent) -> dict[str, Any]:
+    """The attributes and extensions by their JSON names, in the order they are written."""
     account = str(event.account_id)
-    document = {
+    return {
         "specversion": SPEC_VERSION,
         "id": str(event.event_id),
         "source": SOURCE,
@@ -88,12 +86,15 @@ def structured(event: OutboxEvent) -> bytes:
         "organization": str(event.organization_id),
         "client": str(event.client_id),
         "accountversion": event.account_version,
-        "data": _in_read_order(event.payload),
     }
-    return _encode(document)
 
 
 def _in_read_order(payload: dict[str, Any]) -> dict[str, Any]:
     # jsonb keeps keys sorted by length; people reading the topics expect the REST API's order.
     ordered = {name: payload[name] for name in _READ_ORDER if name in payload}
     return ordered | {name: value for name, value in payload.items() if name not in ordered}
+
+
+def record_at(record: Any, error: str) -> dict[str, Any]:
+    """The log fields naming a Kafka record that could not be read, and why."""
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset, "error": error}

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from service.events.cloudevents import REMOVED
+from service.events.cloudevents import REMOVED, record_at
 from service.events.schema import AccountChange
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class AccountEventConsumer:
         announced = False
         while missing := set(self._topics) - await self._consumer.topics():
             if not announced:
-                log.info("waiting for topics %s to be created", ", ".join(sorted(missing)))
+                log.info("waiting for the topics to be created", extra={"topics": sorted(missing)})
                 announced = True
             await asyncio.sleep(1.0)
         self._consumer.subscribe(self._topics)
@@ -193,7 +193,7 @@ class AccountEventConsumer:
             async with asyncio.timeout(_COMMIT_TIMEOUT):
                 await self.commit()
         except Exception as exc:
-            log.warning("could not commit the handled offsets on stop: %s", exc)
+            log.warning("could not commit the handled offsets on stop", extra={"error": str(exc)})
         await self._consumer.stop()
 
     async def commit(self) -> None:
@@ -247,7 +247,7 @@ class AccountEventConsumer:
         try:
             event = parse_record(record)
         except NotAnAccountEvent as exc:
-            log.warning("skipping %s:%d@%d: %s", record.topic, record.partition, record.offset, exc)
+            log.warning("skipping a record", extra=record_at(record, str(exc)))
             return None
         if not is_new(self.state, event):
             self.skipped += 1

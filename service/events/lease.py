@@ -51,11 +51,8 @@ class Lease:
                 announced = True
             after = self._settings.relay_takeover_after
             if (pid := await self._connection.fetchval(_SQL["stale_holder"], LOCK_KEY, after)) is not None:
-                log.warning(
-                    "the active relay (session %s) showed no sign of life for %.1f s; ending its session",
-                    pid,
-                    after,
-                )
+                silent = {"session": pid, "seconds": after}
+                log.warning("the active relay showed no sign of life; ending its session", extra=silent)
                 await self._connection.fetchval(_SQL["end_session"], pid)
                 continue
             await _sleep(stop, self._settings.relay_poll_interval)
@@ -108,6 +105,7 @@ class Lease:
                 failing = False
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if not failing:
-                    log.warning("relay heartbeat failed (%s); a standby may take over", type(exc).__name__)
+                    failure = {"error": type(exc).__name__}
+                    log.warning("relay heartbeat failed; a standby may take over", extra=failure)
                 failing = True
                 self._beats.terminate()

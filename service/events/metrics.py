@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,12 +100,17 @@ class RelayCollector:
 
 
 def serve(stats: RelayStats, host: str, port: int) -> bool:
-    """Serve the stats on http://host:port/metrics from a background thread, if Prometheus is installed."""
+    """Serve the relay's stats on http://host:port/metrics (see `serve_collector`)."""
+    return serve_collector(lambda: RelayCollector(stats), host, port)
+
+
+def serve_collector(collector: Callable[[], Any], host: str, port: int) -> bool:
+    """Serve a collector on http://host:port/metrics from a background thread, if Prometheus is installed."""
     try:
         from prometheus_client import CollectorRegistry, start_http_server
     except ImportError:
         return False
     registry = CollectorRegistry()
-    registry.register(RelayCollector(stats))
+    registry.register(collector())
     start_http_server(port, addr=host, registry=registry)
     return True

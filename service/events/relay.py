@@ -18,6 +18,7 @@ from service.events.publisher import Fenced, Publisher
 from service.events.quiet import throttle_kafka_logs
 from service.events.store import OutboxStore
 from service.events.topics import ensure_topics
+from service.events.waiting import first_of
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,13 @@ class Relay:
             try:
                 await self._term(stop)
             except LostLock as exc:
-                log.warning("relay term over: %s; back to standby", exc)
+                log.warning("relay term over; back to standby", extra={"error": str(exc)})
             except TimeoutError:
-                log.warning(
-                    "relay's database call timed out (connect %.0f s, query %.0f s); connecting again",
-                    _CONNECT_TIMEOUT,
-                    _QUERY_TIMEOUT,
-                )
+                timeouts = {"connect_timeout": _CONNECT_TIMEOUT, "query_timeout": _QUERY_TIMEOUT}
+                log.warning("relay's database call timed out; connecting again", extra=timeouts)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay lost the database (%s: %s); connecting again", type(exc).__name__, exc)
+                failure = {"error": type(exc).__name__, "detail": str(exc)}
+                log.warning("relay lost the database; connecting again", extra=failure)
             except Exception:
                 # Whatever went wrong, the rows are still pending: start over rather than stop relaying.
                 log.exception("relay failed; starting over")
@@ -91,11 +90,8 @@ class Relay:
                 return
             async with lease.heartbeat():
                 self.stats.active = True
-                log.info(
-                    "relay active: publishing the outbox to %s and %s",
-                    self._settings.kafka_events_topic,
-                    self._settings.kafka_state_topic,
-                )
+                topics = [self._settings.kafka_events_topic, self._settings.kafka_state_topic]
+                log.info("relay active: publishing the outbox", extra={"topics": topics})
                 self._topics_ready, self._backoff, self._next_cleanup, self._next_stats = False, 0.0, 0.0, 0.0
                 await connection.add_listener(CHANNEL, self._notified)
                 publisher = Publisher(self._settings, lease.confirm)
@@ -139,7 +135,8 @@ class Relay:
                 # Another producer took the id: a newer term's (this one is over), or one that never
                 # held the lock (a relay that woke up late), in which case the term goes on.
                 self.stats.fenced_total += 1
-                log.warning("the relay's producer was fenced (%s); is the term still ours?", exc)
+                fenced = {"error": str(exc)}
+                log.warning("the relay's producer was fenced; is the term still ours?", extra=fenced)
                 await lease.confirm()
                 log.info("the relay still holds the lock; starting a new producer")
                 delay = 0
@@ -170,7 +167,8 @@ class Relay:
         if not events:
             return None
         if settings.relay_debug_pause_after_read:
-            log.warning("pausing with %d events read (RELAY_DEBUG_PAUSE_AFTER_READ)", len(events))
+            read = {"events": len(events)}
+            log.warning("pausing with the events read (RELAY_DEBUG_PAUSE_AFTER_READ)", extra=read)
             await asyncio.sleep(settings.relay_debug_pause_after_read)
         outcome = await publisher.publish(events)
         if await store.mark_published(outcome.published, LOCK_KEY) < len(outcome.published):
@@ -179,15 +177,12 @@ class Relay:
         self.stats.record_published(len(outcome.published))
         self.stats.failed_attempts_total += len(outcome.failed)
         for position, error in outcome.failed:
-            log.warning("outbox event %s failed to publish: %s", position, error)
+            log.warning("outbox event failed to publish", extra={"position": position, "error": error})
         if parked:
             self.stats.parked_total += len(parked)
             self._next_stats = 0.0
-            log.error(
-                "outbox events %s parked after %d attempts; later events of their accounts wait",
-                parked,
-                settings.relay_max_attempts,
-            )
+            parking = {"positions": parked, "attempts": settings.relay_max_attempts}
+            log.error("outbox events parked; later events of their accounts wait", extra=parking)
         if outcome.kafka_error is not None:
             return self._kafka_trouble(outcome.kafka_error)
         return 0 if len(events) == settings.relay_batch_size else None
@@ -197,7 +192,7 @@ class Relay:
         if not self._backoff:
             self._trouble_since, self._retries = time.monotonic(), 0
             self.stats.kafka_errors_total += 1
-            log.warning("Kafka unavailable (%s); events wait, retrying with back-off", error)
+            log.warning("Kafka unavailable; events wait, retrying with back-off", extra={"error": error})
         else:
             self._retries += 1
             self.stats.kafka_retries_total += 1
@@ -207,11 +202,8 @@ class Relay:
 
     def _kafka_back(self) -> None:
         if self._backoff:
-            log.info(
-                "Kafka is reachable again after %.1f s and %d more failed attempts",
-                time.monotonic() - self._trouble_since,
-                self._retries,
-            )
+            outage = {"seconds": time.monotonic() - self._trouble_since, "failed_attempts": self._retries}
+            log.info("Kafka is reachable again", extra=outage)
         self.stats.kafka_available, self._backoff = True, 0.0
 
     async def _housekeeping(self, store: OutboxStore) -> None:
@@ -225,17 +217,10 @@ class Relay:
         if now >= self._next_cleanup:
             self._next_cleanup = now + self._cleanup_interval
             if deleted := await store.delete_published(self._settings.outbox_retention_seconds):
-                log.info("deleted %d published outbox events", deleted)
+                log.info("deleted published outbox events", extra={"deleted": deleted})
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(
-                waiters, timeout=self._settings.relay_poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await first_of((self._wake, stop), self._settings.relay_poll_interval)
 
 
 def connection_settings(settings: Settings) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,10 @@ from service.db.sql import load_queries
 
 _SQL = load_queries("service.events", "relay.sql")
 _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
+_EVENT_COLUMNS = (
+    "position", "event_id", "event_type", "account_id", "organization_id", "client_id", "account_version",
+    "created_at",
+)  # fmt: skip
 # Rows deleted per statement by the retention clean-up.
 _DELETE_SLICE = 5000
 
@@ -33,6 +37,12 @@ class OutboxEvent:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int = 0
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any], attempts: int = 0) -> OutboxEvent:
+        """The event in a row that holds the outbox's columns (the relay's, or a webhook delivery's)."""
+        columns = {name: row[name] for name in _EVENT_COLUMNS}
+        return cls(**columns, payload=_decode_payload(row["payload"]), attempts=attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +73,7 @@ class OutboxStore:
         else:
             rows = await self._connection.fetch(_SQL["pending"], limit)
         return [
-            OutboxEvent(
-                position=row["position"],
-                event_id=row["event_id"],
-                event_type=row["event_type"],
-                account_id=row["account_id"],
-                organization_id=row["organization_id"],
-                client_id=row["client_id"],
-                account_version=row["account_version"],
-                payload=_decode_payload(row["payload"]),
-                created_at=row["created_at"],
-                attempts=row["attempts"],
-            )
+            OutboxEvent.of_row(row, row["attempts"])
             for row in rows
         ]
 

@@ -70,7 +70,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
         error = for_code(code)
         if code == 0:
             created.append(name)
-            log.info("created topic %s", name)
+            log.info("created a topic", extra={"topic": name})
         elif error is not TopicAlreadyExistsError:
             # Another relay may have created it meanwhile; anything else must not be published into.
             raise error(f"creating topic {name}: {rest[0] if rest else error.message}")
@@ -91,4 +91,5 @@ async def _check_policies(admin: AIOKafkaAdminClient, wanted: dict[str, dict[str
                 if key in expected and value != expected[key]:
                     # A wrong policy loses data; other drift only makes rebuilds slower or less safe.
                     level = logging.ERROR if key == "cleanup.policy" else logging.WARNING
-                    log.log(level, "topic %s has %s=%s, expected %s", name, key, value, expected[key])
+                    drift = {"topic": name, "config": key, "value": value, "expected": expected[key]}
+                    log.log(level, "a topic config differs from the expected one", extra=drift)

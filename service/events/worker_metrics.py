@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.events.metrics import serve_collector
+
 # Rebuild durations (seconds) are counted into these buckets; +Inf is implied.
 REBUILD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 RELEASE_REASONS = ("revoked", "removed", "paused", "disconnected", "filtered")
@@ -78,12 +80,5 @@ class WorkerCollector:
 
 
 def serve(stats: WorkerStats, host: str, port: int) -> bool:
-    """Serve the stats on http://host:port/metrics from a background thread, if Prometheus is installed."""
-    try:
-        from prometheus_client import CollectorRegistry, start_http_server
-    except ImportError:
-        return False
-    registry = CollectorRegistry()
-    registry.register(WorkerCollector(stats))
-    start_http_server(port, addr=host, registry=registry)
-    return True
+    """Serve a fleet member's stats on http://host:port/metrics (see `metrics.serve_collector`)."""
+    return serve_collector(lambda: WorkerCollector(stats), host, port)

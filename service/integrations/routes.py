@@ -57,7 +57,7 @@ class IntegrationController(Controller):
         ),
     )
     async def collection(
-        self, request: Request[Any, Any, Any], catalog: NamedDependency[Catalog]
+        self, request: Request[Any, Any, Any], catalog: NamedDependency[Catalog],
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = {key: request.query_params.getall(key) for key in request.query_params}
@@ -74,8 +74,7 @@ class IntegrationController(Controller):
         **read_item(RESOURCE, IntegrationShape, OPERATION, "One integration, by slug."),
     )
     async def show(
-        self,
-        request: Request[Any, Any, Any],
+        self, request: Request[Any, Any, Any],
         slug: Annotated[str, PathParameter(description="Integration slug, e.g. whatsapp")],
         catalog: NamedDependency[Catalog],
     ) -> Response[bytes]:

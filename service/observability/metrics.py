@@ -91,7 +91,7 @@ async def _sample_pollable(db: Database) -> None:
         async with asyncio.timeout(SCRAPE_TIMEOUT), db.connection() as connection:
             rows = await connection.fetch(_SQL["pollable_accounts"])
     except Exception as exc:
-        log.warning("account metrics unavailable: %s", type(exc).__name__)
+        log.warning("account metrics unavailable", extra={"error": type(exc).__name__})
         return
     POLLABLE_ACCOUNTS.clear()
     for row in rows:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 import msgspec
 
+from service.auth.guards import tenant_of
 from service.auth.principal import Principal
 from service.db.pool import Database
-from service.db.sql import load_queries
+from service.db.sql import Row, load_queries
 from service.organizations.origins import validated_origins
 from service.organizations.schema import OrganizationPatch
-from service.web.resource import not_found
+from service.web.resource import found, not_found
 
 _SQL = load_queries("service.organizations", "queries.sql")
 
-Row = Mapping[str, Any]
 
-
-def _own(principal: Principal) -> uuid.UUID:
-    if principal.organization_id is None:
-        raise not_found()
-    return principal.organization_id
 
 
 class Organizations:
@@ -33,13 +26,9 @@ class Organizations:
         self._database = database
 
     async def get(self, principal: Principal, organization_id: uuid.UUID) -> Row:
+        statement = _SQL["get_organization"]
         async with self._database.connection() as connection:
-            row: Row | None = await connection.fetchrow(
-                _SQL["get_organization"], organization_id, _own(principal)
-            )
-        if row is None:
-            raise not_found()
-        return row
+            return found(await connection.fetchrow(statement, organization_id, tenant_of(principal)))
 
     async def update(self, principal: Principal, organization_id: uuid.UUID, patch: OrganizationPatch) -> Row:
         if patch.allowed_origins is msgspec.UNSET:
@@ -47,7 +36,7 @@ class Organizations:
         origins = validated_origins(patch.allowed_origins)
         async with self._database.connection() as connection:
             row: Row | None = await connection.fetchrow(
-                _SQL["update_allowed_origins"], organization_id, _own(principal), origins
+                _SQL["update_allowed_origins"], organization_id, tenant_of(principal), origins
             )
         if row is None:
             raise not_found()

@@ -17,7 +17,7 @@ from service.web.apidoc import documentation
 from service.web.contexts import CONTEXTS_PATH, DOCS_PATH, ENTRYPOINT, context_document, entry_key
 from service.web.formats import negotiate
 from service.web.linked_data import LinkedResource
-from service.web.openapi import Problem, ValidationProblem
+from service.web.responses import Problem, ValidationProblem
 from service.web.semantics import base_url
 
 JSONLD = "application/ld+json"

@@ -89,6 +89,20 @@ class LinkedResource:
         return found
 
 
+Shapes = tuple[type[msgspec.Struct], type[msgspec.Struct], type[msgspec.Struct]]
+
+
+def editable(
+    short_name: str, collection: str, description: str, shapes: Shapes, links: Mapping[str, str] | None = None
+) -> LinkedResource:
+    """A resource with a collection whose members callers create, patch and delete; `shapes` is
+    (read, create, update)."""
+    read, create, update = shapes
+    return LinkedResource(
+        short_name, read, description, collection, create, update, deletable=True, links=dict(links or {})
+    )
+
+
 def documented(kind: type[msgspec.Struct]) -> type[msgspec.Struct]:
     """The shape a body is documented with: a decoding Struct may name a stricter twin in `__openapi__`."""
     twin = getattr(kind, "__openapi__", kind)

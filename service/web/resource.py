@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Request
+from litestar.params import Body, FromPath
 
 from service.errors import BadRequest, NotFound
-from service.web.bodies import decode
+from service.web.bodies import MERGE_PATCH, decode
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=Mapping[str, Sequence[str]])
 Query = Mapping[str, Sequence[str]]
 NOT_FOUND = "Not Found"
+AnyRequest = Request[Any, Any, Any]
+# A resource id in the path.
+UuidPath = FromPath[uuid.UUID]
+# A handler's hand-decoded body: JSON (or JSON-LD), or a JSON merge patch; None when it was empty.
+JsonData = Annotated[T | None, Body()]
+PatchData = Annotated[T | None, Body(media_type=MERGE_PATCH[0])]
 _LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 
 
 def not_found() -> NotFound:
     """API Platform's 404 for a resource the caller cannot see (missing or another tenant's)."""
     return NotFound(NOT_FOUND)
+
+
+def found(row: T | None) -> T:
+    """What a lookup found, or the 404 of `not_found` when it found nothing."""
+    if row is None:
+        raise not_found()
+    return row
 
 
 def query_of(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
@@ -56,3 +71,8 @@ def timestamp(value: datetime | None) -> str | None:
 def empty_body(request: Request[Any, Any, Any], kind: type[T], accepted: tuple[str, ...]) -> T:
     """An empty body never reaches the decoder; decoding it here gives the same 415 or 400."""
     return decode(b"", kind, request.headers.get("content-type"), accepted)
+
+
+def body_of(request: Request[Any, Any, Any], data: T | None, kind: type[T], accepted: tuple[str, ...]) -> T:
+    """The decoded body, or what an empty one answers (see `empty_body`)."""
+    return data if data is not None else empty_body(request, kind, accepted)

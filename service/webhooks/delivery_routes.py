@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response, get, post
 from litestar.enums import ParamType
 from litestar.openapi.spec import OpenAPIType, Parameter, Schema
-from litestar.params import FromPath
 
-from service.auth.principal import Principal
+from service.auth.guards import TENANT_READERS as READERS
+from service.auth.guards import TENANT_WRITERS as WRITERS
+from service.auth.guards import Caller, TenantController
 from service.web import hydra
 from service.web.formats import negotiate
-from service.web.openapi import error_responses, linked_data_operation, page_parameters, success
+from service.web.openapi import linked_data_operation, page_parameters
+from service.web.operations import read_item
 from service.web.pagination import page_view, parse_page
-from service.web.resource import query_of, single
+from service.web.resource import AnyRequest, UuidPath, query_of, single
+from service.web.responses import error_responses, success
 from service.webhooks.representation import (
     COLLECTION_IRI,
     DELIVERY,
@@ -24,10 +25,10 @@ from service.webhooks.representation import (
     delivery_fields,
     delivery_iri,
 )
-from service.webhooks.routes import READERS, SECURITY, WRITERS
-from service.webhooks.usecases import DELIVERY_STATES, Webhooks
+from service.webhooks.routes import Store
+from service.webhooks.usecases import DELIVERY_STATES
 
-AnyRequest = Request[Any, Any, Any]
+ITEM = "/{delivery_id:uuid}"
 _STATUS = Parameter(
     name="status",
     param_in=ParamType.QUERY,
@@ -44,10 +45,9 @@ def _delivery(request: AnyRequest, row: Any, status: int = 200) -> Response[byte
     return hydra.respond(fmt, hydra.item(fmt, DELIVERY, delivery_iri(row), delivery_fields(row)), status)
 
 
-class WebhookDeliveryController(Controller):
+class WebhookDeliveryController(TenantController):
     path = f"{COLLECTION_IRI}/{{endpoint_id:uuid}}/deliveries"
     tags = ["WebhookEndpoint"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    security = SECURITY
 
     @get(
         "/",
@@ -60,11 +60,7 @@ class WebhookDeliveryController(Controller):
         },
     )
     async def deliveries(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
     ) -> Response[bytes]:
         fmt, query = negotiate(request.headers.get("accept")), query_of(request)
         page = parse_page(query)
@@ -74,28 +70,15 @@ class WebhookDeliveryController(Controller):
         view = page_view(iri, query, page, total)
         return hydra.respond(fmt, hydra.collection(fmt, DELIVERY, iri, members, total=total, view=view))
 
-    @get(
-        "/{delivery_id:uuid}",
-        opt=READERS,
-        summary="Retrieves a WebhookDelivery resource.",
-        operation_class=DELIVERY_OPERATION,
-        responses={
-            200: success(DeliveryView, "WebhookDelivery resource"),
-            **error_responses(401, 403, 404, 406),
-        },
-    )
+    @get(ITEM, opt=READERS, **read_item(DELIVERY, DeliveryView, DELIVERY_OPERATION))
     async def delivery(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        delivery_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
+        self, request: AnyRequest, endpoint_id: UuidPath, delivery_id: UuidPath, webhooks: Store,
+        principal: Caller,
     ) -> Response[bytes]:
         return _delivery(request, await webhooks.delivery(principal, endpoint_id, delivery_id))
 
     @post(
-        "/{delivery_id:uuid}/retry",
+        f"{ITEM}/retry",
         opt=WRITERS,
         status_code=202,
         summary="Sends the delivery again now, with a fresh retry schedule.",
@@ -106,11 +89,7 @@ class WebhookDeliveryController(Controller):
         },
     )
     async def retry(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        delivery_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
+        self, request: AnyRequest, endpoint_id: UuidPath, delivery_id: UuidPath, webhooks: Store,
+        principal: Caller,
     ) -> Response[bytes]:
         return _delivery(request, await webhooks.retry(principal, endpoint_id, delivery_id), 202)

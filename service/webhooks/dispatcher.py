@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.crypto import CredentialCipher
+from service.events.waiting import first_of
 from service.settings import Settings
 from service.webhooks import metrics
 from service.webhooks.message import Prepared, prepare
@@ -67,7 +68,7 @@ class Dispatcher:
             try:
                 await self._term(stop)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("webhook dispatcher lost the database (%s); connecting again", exc)
+                log.warning("webhook dispatcher lost the database; reconnecting", extra={"error": str(exc)})
             except Exception:
                 log.exception("webhook dispatcher failed; starting over")
             finally:
@@ -140,7 +141,7 @@ class Dispatcher:
             if now >= next_cleanup:
                 next_cleanup = now + _CLEANUP_INTERVAL
                 if deleted := await store.delete_expired(self._settings.webhooks_retention_seconds):
-                    log.info("deleted %d webhook events past retention", deleted)
+                    log.info("deleted webhook events past retention", extra={"deleted": deleted})
             fetched = await self._fetch_due(store)
             if fetched < _BATCH or len(self._held) >= _MAX_HELD:
                 await self._idle(stop)
@@ -183,7 +184,7 @@ class Dispatcher:
         try:
             result = await sender.post(row["url"], prepared.body, prepared.headers(), row["endpoint_id"])
         except Exception as exc:  # a bug must not lose the outcome: record it as a failed attempt
-            log.exception("webhook delivery %s failed unexpectedly", row["id"])
+            log.exception("webhook delivery failed unexpectedly", extra={"delivery": row["id"]})
             result = None
             error = f"internal error: {type(exc).__name__}"
         metrics.DELIVERIES.labels(result.kind if result else "network_error").inc()
@@ -237,7 +238,7 @@ class Dispatcher:
             self._held.pop(outcome.delivery_id, None)
         for row in disabled:
             metrics.DISABLED.labels(row["reason"]).inc()
-            log.warning("webhook endpoint %s disabled (%s)", row["id"], row["reason"])
+            log.warning("webhook endpoint disabled", extra={"endpoint": row["id"], "reason": row["reason"]})
 
     async def _abandon(self) -> None:
         """Cancel what is still in flight: those deliveries stay pending and are sent again later."""
@@ -253,14 +254,7 @@ class Dispatcher:
         self._sender = None
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(
-                waiters, timeout=self._settings.webhooks_poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await first_of((self._wake, stop), self._settings.webhooks_poll_interval)
 
 
 def _duration(seconds: float) -> str:

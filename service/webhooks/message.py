@@ -5,20 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-import msgspec
 
 from service.crypto import CredentialCipher, Sealed
 from service.events.cloudevents import structured
 from service.events.store import OutboxEvent
 from service.webhooks import signing
 from service.webhooks.store import Row
-
-CONTENT_TYPE = "application/cloudevents+json"
-_decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
-# Opened secrets kept in memory (by endpoint and ciphertext), so a busy endpoint is not unsealed per event.
-_CACHE_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +30,14 @@ class Prepared:
         }
 
 
+CONTENT_TYPE = "application/cloudevents+json"
+# Opened secrets kept in memory (by endpoint and ciphertext), so a busy endpoint is not unsealed per event.
+_CACHE_LIMIT = 10_000
+
+
 def prepare(row: Row, cipher: CredentialCipher, cache: dict[tuple[uuid.UUID, bytes], str]) -> Prepared:
     """The body of the delivery's event and the endpoint's secrets in use (the newest first)."""
-    event = OutboxEvent(
-        position=row["position"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        account_id=row["account_id"],
-        organization_id=row["organization_id"],
-        client_id=row["client_id"],
-        account_version=row["account_version"],
-        payload=_decode_payload(row["payload"]),
-        created_at=row["created_at"],
-    )
+    event = OutboxEvent.of_row(row)
     endpoint = row["endpoint_id"]
     secrets = [_open(cipher, cache, endpoint, row["secret"], row["secret_key_id"])]
     if row["previous_secret"] is not None:

@@ -68,24 +68,22 @@ SELECT count(*) FROM webhook_deliveries AS d
 JOIN webhook_endpoints AS e ON e.id = d.endpoint_id
 WHERE d.endpoint_id = $1 AND e.organization_id = $2 AND ($3::text IS NULL OR d.state = $3);
 
--- name: page_deliveries
+-- fragment: delivery_rows
 SELECT d.id, d.endpoint_id, d.event_id, d.account_id, d.state, d.attempts, d.next_attempt_at,
        d.last_attempt_at, d.last_status, d.last_error, d.last_latency_ms, d.history::text AS history,
        d.delivered_at, d.created_at, m.event_type, m.account_version
 FROM webhook_deliveries AS d
 JOIN webhook_endpoints AS e ON e.id = d.endpoint_id
 JOIN webhook_messages AS m ON m.event_id = d.event_id
+
+-- name: page_deliveries
+{{delivery_rows}}
 WHERE d.endpoint_id = $1 AND e.organization_id = $2 AND ($3::text IS NULL OR d.state = $3)
 ORDER BY d.created_at DESC, d.id
 LIMIT $4 OFFSET $5;
 
 -- name: get_delivery
-SELECT d.id, d.endpoint_id, d.event_id, d.account_id, d.state, d.attempts, d.next_attempt_at,
-       d.last_attempt_at, d.last_status, d.last_error, d.last_latency_ms, d.history::text AS history,
-       d.delivered_at, d.created_at, m.event_type, m.account_version
-FROM webhook_deliveries AS d
-JOIN webhook_endpoints AS e ON e.id = d.endpoint_id
-JOIN webhook_messages AS m ON m.event_id = d.event_id
+{{delivery_rows}}
 WHERE d.id = $1 AND d.endpoint_id = $2 AND e.organization_id = $3;
 
 -- name: retry_delivery

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import ResponseHeader
+from litestar import Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Body, FromPath
 
-from service.auth.guards import requires
-from service.auth.principal import Principal, Role
+from service.auth.guards import TENANT_READERS as READERS
+from service.auth.guards import TENANT_WRITERS as WRITERS
+from service.auth.guards import Caller, TenantController
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import negotiate
 from service.web.headers import NO_STORE
-from service.web.openapi import (
-    JsonBody,
-    MergePatchBody,
-    error_responses,
-    linked_data_operation,
-    page_parameters,
-    success,
-)
+from service.web.openapi import JsonBody, linked_data_operation, page_parameters
+from service.web.operations import create_item, read_collection, read_item, remove_item, update_item
 from service.web.pagination import page_view, parse_page
-from service.web.resource import empty_body, query_of
+from service.web.resource import AnyRequest, JsonData, PatchData, UuidPath, body_of, query_of
+from service.web.responses import error_responses, success
 from service.webhooks.representation import (
     COLLECTION_IRI,
     ENDPOINT,
@@ -38,13 +31,15 @@ from service.webhooks.representation import (
 from service.webhooks.schema import EndpointCreate, EndpointPatch, ReplayRequest
 from service.webhooks.usecases import Webhooks
 
-AnyRequest = Request[Any, Any, Any]
-READERS = requires(Role.OWNER, Role.VIEWER)
-WRITERS = requires(Role.OWNER)
-SECURITY: list[dict[str, list[str]]] = [{"JWT": []}, {"ApiKey": []}]
 ITEM = "/{endpoint_id:uuid}"
-_LOCATION = ResponseHeader(name="Location", documentation_only=True)
-ENDPOINT_OPERATION = linked_data_operation(ENDPOINT)
+Store = NamedDependency[Webhooks]
+_CREATING = (
+    "The answer holds the signing secret `whsec_…`, shown only this once. The URL is never fetched here; "
+    "it must be https on a public address."
+)
+_PATCHING = "JSON merge patch. `enabled: true` re-enables an endpoint the service disabled."
+_REMOVING = "Its pending deliveries are dropped."
+OPERATION = linked_data_operation(ENDPOINT)
 ENDPOINTS_OPERATION = linked_data_operation(ENDPOINT, page_parameters())
 
 
@@ -57,24 +52,12 @@ def _item(request: AnyRequest, row: Any, secret: str | None = None, status: int 
     return hydra.respond(fmt, hydra.item(fmt, ENDPOINT, iri, endpoint_fields(row, secret)), status, headers)
 
 
-class WebhookEndpointController(Controller):
+class WebhookEndpointController(TenantController):
     path = COLLECTION_IRI
     tags = ["WebhookEndpoint"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    security = SECURITY
 
-    @get(
-        "/",
-        opt=READERS,
-        summary="Retrieves the collection of WebhookEndpoint resources.",
-        operation_class=ENDPOINTS_OPERATION,
-        responses={
-            200: success(list[EndpointView], "WebhookEndpoint collection"),
-            **error_responses(400, 401, 403, 406),
-        },
-    )
-    async def collection(
-        self, request: AnyRequest, webhooks: NamedDependency[Webhooks], principal: NamedDependency[Principal]
-    ) -> Response[bytes]:
+    @get("/", opt=READERS, **read_collection(ENDPOINT, list[EndpointView], ENDPOINTS_OPERATION, None))
+    async def collection(self, request: AnyRequest, webhooks: Store, principal: Caller) -> Response[bytes]:
         fmt, query = negotiate(request.headers.get("accept")), query_of(request)
         page = parse_page(query)
         total, rows = await webhooks.list_endpoints(principal, page)
@@ -85,88 +68,31 @@ class WebhookEndpointController(Controller):
         )
 
     @post(
-        "/",
-        opt=WRITERS,
-        dto=JsonBody[EndpointCreate],
-        return_dto=None,
-        summary="Creates a WebhookEndpoint resource.",
-        description="The answer holds the signing secret `whsec_…`, shown only this once. The URL is "
-        "never fetched here; it must be https on a public address.",
-        operation_class=ENDPOINT_OPERATION,
-        response_headers=[_LOCATION],
-        responses={
-            201: success(EndpointWithSecret, "WebhookEndpoint resource created"),
-            **error_responses(400, 401, 403, 406, 415, 422),
-        },
+        "/", opt=WRITERS, **create_item(ENDPOINT, EndpointCreate, EndpointWithSecret, OPERATION, _CREATING)
     )
     async def create(
-        self,
-        request: AnyRequest,
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-        data: Annotated[EndpointCreate | None, Body()] = None,
+        self, request: AnyRequest, webhooks: Store, principal: Caller, data: JsonData[EndpointCreate] = None,
     ) -> Response[bytes]:
-        body = data if data is not None else empty_body(request, EndpointCreate, JSON_TYPES)
+        body = body_of(request, data, EndpointCreate, JSON_TYPES)
         row, secret = await webhooks.create(principal, body)
         return _item(request, row, secret, 201)
 
-    @get(
-        ITEM,
-        opt=READERS,
-        summary="Retrieves a WebhookEndpoint resource.",
-        operation_class=ENDPOINT_OPERATION,
-        responses={
-            200: success(EndpointView, "WebhookEndpoint resource"),
-            **error_responses(401, 403, 404, 406),
-        },
-    )
+    @get(ITEM, opt=READERS, **read_item(ENDPOINT, EndpointView, OPERATION))
     async def show(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
     ) -> Response[bytes]:
         return _item(request, await webhooks.get(principal, endpoint_id))
 
-    @patch(
-        ITEM,
-        opt=WRITERS,
-        dto=MergePatchBody[EndpointPatch],
-        return_dto=None,
-        summary="Updates the WebhookEndpoint resource.",
-        description="JSON merge patch. `enabled: true` re-enables an endpoint the service disabled.",
-        operation_class=ENDPOINT_OPERATION,
-        responses={
-            200: success(EndpointView, "WebhookEndpoint resource updated"),
-            **error_responses(400, 401, 403, 404, 406, 415, 422),
-        },
-    )
+    @patch(ITEM, opt=WRITERS, **update_item(ENDPOINT, EndpointPatch, EndpointView, OPERATION, _PATCHING))
     async def update(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-        data: Annotated[EndpointPatch | None, Body(media_type=MERGE_PATCH[0])] = None,
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
+        data: PatchData[EndpointPatch] = None,
     ) -> Response[bytes]:
-        body = data if data is not None else empty_body(request, EndpointPatch, MERGE_PATCH)
+        body = body_of(request, data, EndpointPatch, MERGE_PATCH)
         return _item(request, await webhooks.update(principal, endpoint_id, body))
 
-    @delete(
-        ITEM,
-        opt=WRITERS,
-        summary="Removes the WebhookEndpoint resource.",
-        description="Its pending deliveries are dropped.",
-        operation_class=ENDPOINT_OPERATION,
-        responses=error_responses(401, 403, 404),
-    )
-    async def remove(
-        self,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-    ) -> None:
+    @delete(ITEM, opt=WRITERS, **remove_item(ENDPOINT, OPERATION, _REMOVING, (401, 403, 404)))
+    async def remove(self, endpoint_id: UuidPath, webhooks: Store, principal: Caller) -> None:
         await webhooks.delete(principal, endpoint_id)
 
     @post(
@@ -176,18 +102,14 @@ class WebhookEndpointController(Controller):
         summary="Rotates the signing secret.",
         description="Answers the new secret once; the old one keeps signing (a second signature in "
         "`webhook-signature`) until `previousSecretExpiresAt`.",
-        operation_class=ENDPOINT_OPERATION,
+        operation_class=OPERATION,
         responses={
             200: success(EndpointWithSecret, "WebhookEndpoint with its new secret"),
             **error_responses(401, 403, 404, 406),
         },
     )
     async def rotate(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
     ) -> Response[bytes]:
         row, secret = await webhooks.rotate(principal, endpoint_id)
         return _item(request, row, secret)
@@ -207,14 +129,10 @@ class WebhookEndpointController(Controller):
         },
     )
     async def replay(
-        self,
-        request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
-        webhooks: NamedDependency[Webhooks],
-        principal: NamedDependency[Principal],
-        data: Annotated[ReplayRequest | None, Body()] = None,
+        self, request: AnyRequest, endpoint_id: UuidPath, webhooks: Store, principal: Caller,
+        data: JsonData[ReplayRequest] = None,
     ) -> Response[bytes]:
-        body = data if data is not None else empty_body(request, ReplayRequest, JSON_TYPES)
+        body = body_of(request, data, ReplayRequest, JSON_TYPES)
         added = await webhooks.replay(principal, endpoint_id, body.since)
         negotiate(request.headers.get("accept"))
         return hydra.respond(negotiate("application/json"), {"deliveries": added}, 202)

@@ -1,36 +1,36 @@
-"""The webhooks' one query module: every statement of `queries.sql`, on a pooled or a dedicated connection."""
+"""The webhooks' one query module: every statement of `queries.sql`, called with keyword arguments."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from service.db.sql import Row as Row  # the dispatcher reads it from here
 from service.db.sql import load_queries
 
 _SQL = load_queries("service.webhooks", "queries.sql")
 
-Row = Mapping[str, Any]
 CHANNEL = "accounts_webhooks"
 _DELETE_SLICE = 5000
 
 
-async def count_endpoints(connection: asyncpg.Connection, organization: uuid.UUID) -> int:
+async def count_endpoints(connection: asyncpg.Connection, *, organization: uuid.UUID) -> int:
     return int(await connection.fetchval(_SQL["count_endpoints"], organization))
 
 
 async def page_endpoints(
-    connection: asyncpg.Connection, organization: uuid.UUID, limit: int, offset: int
+    connection: asyncpg.Connection, *, organization: uuid.UUID, limit: int, offset: int
 ) -> list[Row]:
     return list(await connection.fetch(_SQL["page_endpoints"], organization, limit, offset))
 
 
 async def get_endpoint(
-    connection: asyncpg.Connection, endpoint: uuid.UUID, organization: uuid.UUID, *, lock: bool = False
+    connection: asyncpg.Connection, *, endpoint: uuid.UUID, organization: uuid.UUID, lock: bool = False
 ) -> Row | None:
     row: Row | None = await connection.fetchrow(
         _SQL["lock_endpoint" if lock else "get_endpoint"], endpoint, organization
@@ -39,48 +39,85 @@ async def get_endpoint(
 
 
 async def organization_clients(
-    connection: asyncpg.Connection, organization: uuid.UUID, ids: Sequence[uuid.UUID]
+    connection: asyncpg.Connection, *, organization: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> set[uuid.UUID]:
     return {row["id"] for row in await connection.fetch(_SQL["organization_clients"], organization, ids)}
 
 
-async def lock_organization(connection: asyncpg.Connection, organization: uuid.UUID) -> None:
+async def lock_organization(connection: asyncpg.Connection, *, organization: uuid.UUID) -> None:
     """Until the transaction ends, no other creation for this organization runs (the endpoint cap)."""
     await connection.execute(_SQL["lock_organization"], organization)
 
 
-async def insert_endpoint(connection: asyncpg.Connection, *values: Any) -> Row:
-    """(id, organization, url, description, events, clients, enabled, secret, key id, disabled reason)."""
-    row: Row = await connection.fetchrow(_SQL["insert_endpoint"], *values)
+@dataclass(frozen=True, slots=True)
+class EndpointValues:
+    """An endpoint's writable columns, as `insert_endpoint` and `update_endpoint` store them."""
+
+    url: str
+    description: str | None
+    events: Sequence[str]
+    clients: Sequence[uuid.UUID] | None
+    enabled: bool
+    # The disabled reason an owner's `enabled: false` records.
+    disabled_reason: str
+
+    def row(self) -> tuple[Any, ...]:
+        """url, description, events, clients, enabled: the statements' parameters after the ids."""
+        return (self.url, self.description, self.events, self.clients, self.enabled)
+
+
+async def insert_endpoint(
+    connection: asyncpg.Connection,
+    *,
+    endpoint: uuid.UUID,
+    organization: uuid.UUID,
+    values: EndpointValues,
+    sealed_secret: bytes,
+    key_id: str,
+) -> Row:
+    statement, secret = _SQL["insert_endpoint"], (sealed_secret, key_id, values.disabled_reason)
+    row: Row = await connection.fetchrow(statement, endpoint, organization, *values.row(), *secret)
     return row
 
 
-async def update_endpoint(connection: asyncpg.Connection, *values: Any) -> Row:
-    """(id, organization, url, description, events, clients, enabled, disabled reason)."""
-    row: Row = await connection.fetchrow(_SQL["update_endpoint"], *values)
+async def update_endpoint(
+    connection: asyncpg.Connection, *, endpoint: uuid.UUID, organization: uuid.UUID, values: EndpointValues
+) -> Row:
+    statement, reason = _SQL["update_endpoint"], values.disabled_reason
+    row: Row = await connection.fetchrow(statement, endpoint, organization, *values.row(), reason)
     return row
 
 
-async def rotate_secret(connection: asyncpg.Connection, *values: Any) -> Row | None:
-    """(id, organization, sealed secret, key id, overlap seconds)."""
-    row: Row | None = await connection.fetchrow(_SQL["rotate_secret"], *values)
+async def rotate_secret(
+    connection: asyncpg.Connection,
+    *,
+    endpoint: uuid.UUID,
+    organization: uuid.UUID,
+    sealed_secret: bytes,
+    key_id: str,
+    overlap_seconds: float,
+) -> Row | None:
+    row: Row | None = await connection.fetchrow(
+        _SQL["rotate_secret"], endpoint, organization, sealed_secret, key_id, overlap_seconds
+    )
     return row
 
 
 async def delete_endpoint(
-    connection: asyncpg.Connection, endpoint: uuid.UUID, organization: uuid.UUID
+    connection: asyncpg.Connection, *, endpoint: uuid.UUID, organization: uuid.UUID
 ) -> bool:
     return await connection.fetchval(_SQL["delete_endpoint"], endpoint, organization) is not None
 
 
 async def endpoint_exists(
-    connection: asyncpg.Connection, endpoint: uuid.UUID, organization: uuid.UUID
+    connection: asyncpg.Connection, *, endpoint: uuid.UUID, organization: uuid.UUID
 ) -> bool:
     return bool(await connection.fetchval(_SQL["endpoint_exists"], endpoint, organization))
 
 
 async def page_deliveries(
     connection: asyncpg.Connection,
+    *,
     endpoint: uuid.UUID,
     organization: uuid.UUID,
     state: str | None,
@@ -93,14 +130,14 @@ async def page_deliveries(
 
 
 async def get_delivery(
-    connection: asyncpg.Connection, delivery: uuid.UUID, endpoint: uuid.UUID, organization: uuid.UUID
+    connection: asyncpg.Connection, *, delivery: uuid.UUID, endpoint: uuid.UUID, organization: uuid.UUID
 ) -> Row | None:
     row: Row | None = await connection.fetchrow(_SQL["get_delivery"], delivery, endpoint, organization)
     return row
 
 
 async def retry_delivery(
-    connection: asyncpg.Connection, delivery: uuid.UUID, endpoint: uuid.UUID, organization: uuid.UUID
+    connection: asyncpg.Connection, *, delivery: uuid.UUID, endpoint: uuid.UUID, organization: uuid.UUID
 ) -> bool:
     found = await connection.fetchval(_SQL["retry_delivery"], delivery, endpoint, organization)
     if found is not None:
@@ -109,29 +146,13 @@ async def retry_delivery(
 
 
 async def replay(
-    connection: asyncpg.Connection, endpoint: uuid.UUID, organization: uuid.UUID, since: datetime
+    connection: asyncpg.Connection, *, endpoint: uuid.UUID, organization: uuid.UUID, since: datetime
 ) -> int:
     status: str = await connection.execute(_SQL["replay"], endpoint, organization, since)
     added = int(status.rsplit(" ", 1)[-1])
     if added:
         await connection.execute(_SQL["notify"], CHANNEL)
     return added
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt came to, as the dispatcher records it."""
-
-    delivery_id: uuid.UUID
-    endpoint_id: uuid.UUID
-    state: str
-    delay: float | None
-    status: int | None
-    error: str | None
-    latency_ms: float | None
-    at: datetime
-    ok: bool
-    gone: bool
 
 
 class DispatcherStore:
@@ -189,3 +210,19 @@ class DispatcherStore:
             deleted += count
             if count < _DELETE_SLICE:
                 return deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to, as the dispatcher records it."""
+
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    state: str
+    delay: float | None
+    status: int | None
+    error: str | None
+    latency_ms: float | None
+    at: datetime
+    ok: bool
+    gone: bool

@@ -8,16 +8,17 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from service.auth.guards import tenant_of
 from service.auth.principal import Principal
 from service.crypto import CredentialCipher
 from service.db.pool import Database
+from service.db.sql import Row
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.web.iri import client_iri, item_not_found, parse_client_iri
 from service.web.pagination import PageRequest
 from service.web.resource import not_found
 from service.webhooks import signing, store
 from service.webhooks.schema import EndpointCreate, EndpointFields, EndpointPatch, validated
-from service.webhooks.store import Row
 
 DISABLED_BY_OWNER = "Disabled through the API."
 # Fan-out per event is bounded: an organization's change never writes more deliveries than this.
@@ -25,11 +26,11 @@ MAX_ENDPOINTS = 20
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
-def _organization(principal: Principal) -> uuid.UUID:
-    # Guards admit only organization members here; a platform-wide caller must never reach the SQL.
-    if principal.organization_id is None:
-        raise not_found()
-    return principal.organization_id
+
+def _values(fields: EndpointFields, clients: list[uuid.UUID] | None) -> store.EndpointValues:
+    return store.EndpointValues(
+        fields.url, fields.description, fields.events, clients, fields.enabled, DISABLED_BY_OWNER
+    )
 
 
 class Webhooks:
@@ -44,22 +45,25 @@ class Webhooks:
         self._overlap = overlap
 
     async def list_endpoints(self, principal: Principal, page: PageRequest) -> tuple[int, list[Row]]:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.connection() as connection:
-            total = await store.count_endpoints(connection, organization)
-            rows = await store.page_endpoints(connection, organization, page.items_per_page, page.offset)
+            total = await store.count_endpoints(connection, organization=organization)
+            rows = await store.page_endpoints(
+                connection, organization=organization, limit=page.items_per_page, offset=page.offset
+            )
         return total, rows
 
     async def get(self, principal: Principal, endpoint: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
-            row = await store.get_endpoint(connection, endpoint, _organization(principal))
+            organization = tenant_of(principal)
+            row = await store.get_endpoint(connection, endpoint=endpoint, organization=organization)
         if row is None:
             raise not_found()
         return row
 
     async def create(self, principal: Principal, body: EndpointCreate) -> tuple[Row, str]:
         """The new endpoint and its secret (returned only here)."""
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         fields = validated(
             EndpointFields(body.url or "", body.events or [], body.clients, body.description, body.enabled),
             allow_private=self._allow_private,
@@ -69,29 +73,26 @@ class Webhooks:
         async with self._database.transaction() as connection:
             clients = await self._clients(connection, organization, fields.clients)
             # Serialises creations of one organization, so the cap holds under concurrency.
-            await store.lock_organization(connection, organization)
-            if await store.count_endpoints(connection, organization) >= MAX_ENDPOINTS:
+            await store.lock_organization(connection, organization=organization)
+            if await store.count_endpoints(connection, organization=organization) >= MAX_ENDPOINTS:
                 message = f"An organization has at most {MAX_ENDPOINTS} webhook endpoints."
                 raise ConstraintViolations([Violation("", message, "webhook-endpoint-limit")])
             row = await store.insert_endpoint(
                 connection,
-                endpoint_id,
-                organization,
-                fields.url,
-                fields.description,
-                fields.events,
-                clients,
-                fields.enabled,
-                sealed.ciphertext,
-                sealed.key_id,
-                DISABLED_BY_OWNER,
+                endpoint=endpoint_id,
+                organization=organization,
+                values=_values(fields, clients),
+                sealed_secret=sealed.ciphertext,
+                key_id=sealed.key_id,
             )
         return row, secret
 
     async def update(self, principal: Principal, endpoint: uuid.UUID, patch: EndpointPatch) -> Row:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
-            current = await store.get_endpoint(connection, endpoint, organization, lock=True)
+            current = await store.get_endpoint(
+                connection, endpoint=endpoint, organization=organization, lock=True
+            )
             if current is None:
                 raise not_found()
             ids = current["client_ids"]
@@ -106,15 +107,7 @@ class Webhooks:
             fields = validated(merged, allow_private=self._allow_private)
             clients = await self._clients(connection, organization, fields.clients)
             return await store.update_endpoint(
-                connection,
-                endpoint,
-                organization,
-                fields.url,
-                fields.description,
-                fields.events,
-                clients,
-                fields.enabled,
-                DISABLED_BY_OWNER,
+                connection, endpoint=endpoint, organization=organization, values=_values(fields, clients)
             )
 
     async def rotate(self, principal: Principal, endpoint: uuid.UUID) -> tuple[Row, str]:
@@ -123,11 +116,11 @@ class Webhooks:
         async with self._database.connection() as connection:
             row = await store.rotate_secret(
                 connection,
-                endpoint,
-                _organization(principal),
-                sealed.ciphertext,
-                sealed.key_id,
-                self._overlap,
+                endpoint=endpoint,
+                organization=tenant_of(principal),
+                sealed_secret=sealed.ciphertext,
+                key_id=sealed.key_id,
+                overlap_seconds=self._overlap,
             )
         if row is None:
             raise not_found()
@@ -135,44 +128,57 @@ class Webhooks:
 
     async def delete(self, principal: Principal, endpoint: uuid.UUID) -> None:
         async with self._database.connection() as connection:
-            if not await store.delete_endpoint(connection, endpoint, _organization(principal)):
+            if not await store.delete_endpoint(
+                connection, endpoint=endpoint, organization=tenant_of(principal)
+            ):
                 raise not_found()
 
     async def deliveries(
         self, principal: Principal, endpoint: uuid.UUID, state: str | None, page: PageRequest
     ) -> tuple[int, list[Row]]:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         if state is not None and state not in DELIVERY_STATES:
             raise BadRequest(f'Query parameter "status" must be one of {", ".join(DELIVERY_STATES)}.')
         async with self._database.connection() as connection:
-            if not await store.endpoint_exists(connection, endpoint, organization):
+            if not await store.endpoint_exists(connection, endpoint=endpoint, organization=organization):
                 raise not_found()
             return await store.page_deliveries(
-                connection, endpoint, organization, state, page.items_per_page, page.offset
+                connection,
+                endpoint=endpoint,
+                organization=organization,
+                state=state,
+                limit=page.items_per_page,
+                offset=page.offset,
             )
 
     async def delivery(self, principal: Principal, endpoint: uuid.UUID, delivery: uuid.UUID) -> Row:
         async with self._database.connection() as connection:
-            row = await store.get_delivery(connection, delivery, endpoint, _organization(principal))
+            row = await store.get_delivery(
+                connection, delivery=delivery, endpoint=endpoint, organization=tenant_of(principal)
+            )
         if row is None:
             raise not_found()
         return row
 
     async def retry(self, principal: Principal, endpoint: uuid.UUID, delivery: uuid.UUID) -> Row:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
-            if not await store.retry_delivery(connection, delivery, endpoint, organization):
+            if not await store.retry_delivery(
+                connection, delivery=delivery, endpoint=endpoint, organization=organization
+            ):
                 raise not_found()
-            row = await store.get_delivery(connection, delivery, endpoint, organization)
+            row = await store.get_delivery(
+                connection, delivery=delivery, endpoint=endpoint, organization=organization
+            )
         assert row is not None
         return row
 
     async def replay(self, principal: Principal, endpoint: uuid.UUID, since: datetime) -> int:
-        organization = _organization(principal)
+        organization = tenant_of(principal)
         async with self._database.transaction() as connection:
-            if not await store.endpoint_exists(connection, endpoint, organization):
+            if not await store.endpoint_exists(connection, endpoint=endpoint, organization=organization):
                 raise not_found()
-            return await store.replay(connection, endpoint, organization, since)
+            return await store.replay(connection, endpoint=endpoint, organization=organization, since=since)
 
     @staticmethod
     async def _clients(
@@ -182,7 +188,9 @@ class Webhooks:
         if iris is None:
             return None
         ids = {iri: parse_client_iri(iri) for iri in iris}
-        known = await store.organization_clients(connection, organization, list(ids.values()))
+        known = await store.organization_clients(
+            connection, organization=organization, ids=list(ids.values())
+        )
         for iri, client_id in ids.items():
             if client_id not in known:
                 raise item_not_found(iri)

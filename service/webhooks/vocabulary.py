@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from service.web.linked_data import LinkedResource
+from service.web.linked_data import LinkedResource, editable
 from service.webhooks.representation import COLLECTION_IRI, DELIVERY, ENDPOINT, DeliveryView, EndpointView
 from service.webhooks.schema import EndpointCreate, EndpointPatch
 
-WEBHOOK_ENDPOINT = LinkedResource(
+WEBHOOK_ENDPOINT = editable(
     ENDPOINT,
-    read=EndpointView,
-    description="A receiver of the organization's account events, signed as Standard Webhooks.",
-    collection=COLLECTION_IRI,
-    create=EndpointCreate,
-    update=EndpointPatch,
-    deletable=True,
-    links={"clients": "Client"},
+    COLLECTION_IRI,
+    "A receiver of the organization's account events, signed as Standard Webhooks.",
+    (EndpointView, EndpointCreate, EndpointPatch),
+    {"clients": "Client"},
 )
 # Listed under each endpoint (`/api/webhook_endpoints/{id}/deliveries`), not from the entrypoint.
 WEBHOOK_DELIVERY = LinkedResource(

@@ -11,13 +11,16 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
 
+from service.app import create_app
 from service.settings import Settings
 from tests.eventing import service_env
 from tests.identity import WORKER, Tenants
@@ -246,3 +249,10 @@ class Accounts:
         else:
             await self.remove(account)
         return kind, account
+
+
+@pytest.fixture(name="rest")
+async def rest_fixture(fleet_settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Api]:
+    """The API in process on the module's `fleet_settings`."""
+    async with AsyncTestClient(app=create_app(fleet_settings)) as http:
+        yield Api(http, token_for)

@@ -11,17 +11,8 @@ from service.accounts import validation as rules
 from service.auth.principal import Principal
 from service.settings import Settings
 from tests.identity import Tenants
-from tests.integration.accounts_support import (
-    CANARY,
-    JSON,
-    JSONLD,
-    Api,
-    httpx_json,
-    new_account,
-    outbox,
-    served,
-    wait_for_lock_waiters,
-)
+from tests.integration import accounts_support as support
+from tests.integration.accounts_support import Api, httpx_json, new_account, outbox, served
 
 
 async def _counts(db: asyncpg.Connection) -> tuple[int, int]:
@@ -45,7 +36,7 @@ async def test_a_replay_returns_the_first_response_and_creates_nothing(
     assert again.headers["idempotent-replayed"] == "true"
     assert await _counts(db) == (1, 1)
     # The same answer, shown in the format this request asks for.
-    plain = await api.create(tenants.a.owner, body, JSON, **{"Idempotency-Key": "create-michael-1"})
+    plain = await api.create(tenants.a.owner, body, support.JSON, **{"Idempotency-Key": "create-michael-1"})
     assert plain.json() == {k: v for k, v in first.json().items() if not k.startswith("@")}
     # Another user of the same organization gets the same answer: keys belong to the organization.
     colleague = Principal("another-owner", tenants.a.owner.roles, tenants.a.organization_id)
@@ -148,12 +139,12 @@ async def test_stored_keys_hold_a_keyed_hash_never_the_body(
     await api.create(tenants.a.owner, new_account(tenants.a), **{"Idempotency-Key": "k"})
     row = await db.fetchrow("SELECT request_hash, snapshot::text AS snapshot FROM idempotency_keys")
     assert len(row["request_hash"]) == 32
-    assert CANARY not in row["snapshot"] and CANARY.encode() not in row["request_hash"]
+    assert support.CANARY not in row["snapshot"] and support.CANARY.encode() not in row["request_hash"]
 
 
 @pytest.mark.parametrize("key", ["", " spaced key", "x" * 256, "tab\tkey", "clé".encode()])
 async def test_malformed_keys_are_400(api: Api, tenants: Tenants, key: str | bytes) -> None:
-    headers: dict[str, str | bytes] = {**api.headers(tenants.a.owner), "Content-Type": JSONLD}
+    headers: dict[str, str | bytes] = {**api.headers(tenants.a.owner), "Content-Type": support.JSONLD}
     headers["Idempotency-Key"] = key
     body = httpx_json(new_account(tenants.a))
     response = await api.http.post("/api/accounts", content=body, headers=headers)
@@ -165,14 +156,14 @@ async def test_a_duplicate_while_the_first_runs_is_409_then_replays(
     api: Api, tenants: Tenants, db: asyncpg.Connection, settings: Settings
 ) -> None:
     body = httpx_json(new_account(tenants.a))
-    headers = api.headers(tenants.a.owner) | {"Content-Type": JSONLD, "Idempotency-Key": "in-flight"}
+    headers = api.headers(tenants.a.owner) | {"Content-Type": support.JSONLD, "Idempotency-Key": "in-flight"}
     async with served(settings) as http:
         transaction = db.transaction()
         await transaction.start()
         # Inserting the account checks its client row: holding that row keeps the first request running.
         await db.execute("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE", tenants.a.client_ids[0])
         first = asyncio.create_task(http.post("/api/accounts", content=body, headers=headers))
-        await wait_for_lock_waiters(db, 1)
+        await support.wait_for_lock_waiters(db, 1)
 
         duplicate = await http.post("/api/accounts", content=body, headers=headers)
 

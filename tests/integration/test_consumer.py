@@ -16,13 +16,11 @@ from aiokafka import AIOKafkaProducer
 from service.events.cloudevents import history_record
 from service.events.consumer import AccountEventConsumer, MemoryState
 from service.events.store import OutboxEvent
-from service.events.topics import ensure_topics
 from service.events.worker_example import Inbox, bootstrap
 from service.settings import Settings
 from tests.eventing import (
     Tenant,
     create_account,
-    event_settings,
     kafka_settled,
     remove_account,
     running_relay,
@@ -32,13 +30,6 @@ from tests.eventing import (
 )
 
 pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
-
-
-@pytest.fixture
-async def topics(settings: Settings) -> Settings:
-    mine = event_settings(settings)
-    await ensure_topics(mine)
-    return mine
 
 
 def _event(account: uuid.UUID, version: int, event_id: uuid.UUID | None = None) -> OutboxEvent:
@@ -81,14 +72,15 @@ async def _produce(settings: Settings, events: list[OutboxEvent], junk: bool = F
         await producer.stop()
 
 
-async def test_each_event_is_handed_over_once_per_account_version(topics: Settings) -> None:
+async def test_each_event_is_handed_over_once_per_account_version(relay_settings: Settings) -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     a1, a2, a3, b1 = _event(a, 1), _event(a, 2), _event(a, 3), _event(b, 1)
     replay_of_a2 = _event(a, 2, a2.event_id)
     # Duplicates and a stale version, as a relay restart or a replay would produce them.
-    await _produce(topics, [a1, b1, a2, a1, replay_of_a2, a3, a2], junk=True)
+    await _produce(relay_settings, [a1, b1, a2, a1, replay_of_a2, a3, a2], junk=True)
 
-    consumer = AccountEventConsumer(topics.kafka_bootstrap_servers, [topics.kafka_events_topic])
+    mine = relay_settings
+    consumer = AccountEventConsumer(mine.kafka_bootstrap_servers, [mine.kafka_events_topic])
     async with consumer:
         got = [(e.account_id, e.version, e.id) async for e in consumer.events(until_end=True)]
 
@@ -98,11 +90,11 @@ async def test_each_event_is_handed_over_once_per_account_version(topics: Settin
     assert consumer.skipped == 3
 
 
-async def test_an_event_whose_handling_failed_is_offered_again(topics: Settings) -> None:
+async def test_an_event_whose_handling_failed_is_offered_again(relay_settings: Settings) -> None:
     account = uuid.uuid4()
-    await _produce(topics, [_event(account, 1), _event(account, 2), _event(account, 3)])
+    await _produce(relay_settings, [_event(account, 1), _event(account, 2), _event(account, 3)])
     state = MemoryState()
-    servers, names = topics.kafka_bootstrap_servers, [topics.kafka_events_topic]
+    servers, names = relay_settings.kafka_bootstrap_servers, [relay_settings.kafka_events_topic]
 
     async with AccountEventConsumer(servers, names, state=state) as first:
         with pytest.raises(RuntimeError):
@@ -116,7 +108,7 @@ async def test_an_event_whose_handling_failed_is_offered_again(topics: Settings)
 
 
 async def test_the_compacted_topic_rebuilds_exactly_the_live_account_set(
-    topics: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
 ) -> None:
     accounts = [await create_account(conn, tenant) for _ in range(12)]
     for account in accounts[:6]:
@@ -124,12 +116,12 @@ async def test_the_compacted_topic_rebuilds_exactly_the_live_account_set(
     await update_account(conn, accounts[6], status="paused")
     for account in accounts[4:6] + accounts[9:11]:
         await remove_account(conn, account)
-    async with running_relay(topics):
+    async with running_relay(relay_settings):
         await wait_until(lambda: conn.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"))
 
-    await kafka_settled(topics)
+    await kafka_settled(relay_settings)
     inbox = Inbox()
-    await bootstrap(topics, MemoryState(), inbox)
+    await bootstrap(relay_settings, MemoryState(), inbox)
 
     live = await conn.fetch("SELECT id, version, status FROM accounts WHERE deleted_at IS NULL")
     assert {k: (a.version, a.status) for k, a in inbox.accounts.items()} == {
@@ -140,18 +132,18 @@ async def test_the_compacted_topic_rebuilds_exactly_the_live_account_set(
 
 
 async def test_the_example_worker_prints_the_live_accounts_then_follows_changes(
-    topics: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
 ) -> None:
     kept, removed = await create_account(conn, tenant), await create_account(conn, tenant)
     await remove_account(conn, removed)
-    async with running_relay(topics):
+    async with running_relay(relay_settings):
         await wait_until(lambda: conn.fetchval("SELECT bool_and(published_at IS NOT NULL) FROM outbox"))
         worker = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "service",
             "worker-example",
-            env={"PATH": os.environ["PATH"], **service_env(topics)},
+            env={"PATH": os.environ["PATH"], **service_env(relay_settings)},
             stdout=asyncio.subprocess.PIPE,
         )
         assert worker.stdout is not None
@@ -182,12 +174,14 @@ async def test_the_example_worker_prints_the_live_accounts_then_follows_changes(
     assert str(removed) not in "".join(lines)
 
 
-async def test_with_a_group_handled_events_are_committed_and_not_offered_again(topics: Settings) -> None:
+async def test_with_a_group_handled_events_are_committed_and_not_offered_again(
+    relay_settings: Settings,
+) -> None:
     account = uuid.uuid4()
-    await _produce(topics, [_event(account, 1), _event(account, 2)])
+    await _produce(relay_settings, [_event(account, 1), _event(account, 2)])
     servers, names, group = (
-        topics.kafka_bootstrap_servers,
-        [topics.kafka_events_topic],
+        relay_settings.kafka_bootstrap_servers,
+        [relay_settings.kafka_events_topic],
         f"g-{uuid.uuid4().hex}",
     )
 
@@ -205,7 +199,7 @@ async def test_with_a_group_handled_events_are_committed_and_not_offered_again(t
         await asyncio.gather(handling, return_exceptions=True)
     assert seen == [1, 2]
 
-    await _produce(topics, [_event(account, 3)])
+    await _produce(relay_settings, [_event(account, 3)])
     # A fresh process (empty state) of the same group resumes after what the group handled.
     async with AccountEventConsumer(servers, names, group_id=group) as second:
         event = await asyncio.wait_for(anext(aiter(second)), 60)

@@ -6,21 +6,19 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from litestar.testing import AsyncTestClient
 
-from service.app import create_app
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import event_settings, running_relay, wait_until
 from tests.identity import Tenants
 from tests.integration.accounts_support import Api
-from tests.integration.fleet_support import (
+from tests.integration.fleet_support import (  # noqa: F401 - the rest fixture
     CREDENTIALS,
     SESSION_TIMEOUT_MS,
     Accounts,
@@ -29,6 +27,7 @@ from tests.integration.fleet_support import (
     exact,
     overlaps,
     owners,
+    rest_fixture,
     start_member,
 )
 
@@ -44,12 +43,6 @@ async def fleet_settings(settings: Settings) -> Settings:
     )
     await ensure_topics(mine)
     return mine
-
-
-@pytest.fixture
-async def rest(fleet_settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Api]:
-    async with AsyncTestClient(app=create_app(fleet_settings)) as http:
-        yield Api(http, token_for)
 
 
 class Churn:

@@ -6,28 +6,26 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from litestar.testing import AsyncTestClient
 
-from service.app import create_app
 from service.events.topics import STATE_TOPIC_CONFIG, ensure_topics
 from service.settings import Settings
 from tests.eventing import event_settings, running_relay, wait_until
 from tests.identity import Tenants
 from tests.integration.accounts_support import Api
-from tests.integration.fleet_support import (
+from tests.integration.fleet_support import (  # noqa: F401 - the rest fixture
     HEARTBEAT_INTERVAL_MS,
     SESSION_TIMEOUT_MS,
     Accounts,
     Member,
     describe,
     exact,
+    rest_fixture,
     start_member,
 )
 
@@ -39,12 +37,6 @@ async def fleet_settings(settings: Settings) -> Settings:
     mine = event_settings(settings, kafka_topic_partitions=4)
     await ensure_topics(mine)
     return mine
-
-
-@pytest.fixture
-async def rest(fleet_settings: Settings, token_for: Callable[..., str]) -> AsyncIterator[Api]:
-    async with AsyncTestClient(app=create_app(fleet_settings)) as http:
-        yield Api(http, token_for)
 
 
 async def test_a_frozen_member_releases_everything_first_when_it_wakes_and_the_group_waited_for_it(
@@ -133,5 +125,5 @@ async def test_the_state_topic_is_created_for_cheap_rebuilds_and_drift_is_report
         await admin.close()
     with caplog.at_level(logging.WARNING, logger="service.events.topics"):
         assert await ensure_topics(drifted) == [drifted.kafka_events_topic]
-    warned = {r.args[1] for r in caplog.records if r.args and r.args[0] == drifted.kafka_state_topic}
+    warned = {r.config for r in caplog.records if getattr(r, "topic", None) == drifted.kafka_state_topic}
     assert warned == {"segment.ms", "min.cleanable.dirty.ratio", "delete.retention.ms"}

@@ -8,6 +8,8 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from subprocess import PIPE
 
 import asyncpg
@@ -17,9 +19,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from msgspec.structs import replace
 
 from service.events import metrics
-from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import (
+    RunningRelay,
     Tenant,
     cli,
     connect,
@@ -41,20 +43,12 @@ from tests.eventing import (
 pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 
-@pytest.fixture
-async def relay_settings(settings: Settings) -> Settings:
-    """Settings with topics of the test's own, created up front so test consumers never race the relay."""
-    mine = event_settings(settings)
-    await ensure_topics(mine)
-    return mine
-
-
 async def _outbox(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM outbox WHERE account_id = $1 ORDER BY position", account_id)
 
 
 async def test_every_event_type_is_published_with_its_headers_key_version_and_payload(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     account = await create_account(conn, tenant)
     await update_account(conn, account, name="Michael G. Scott", status="connected")
@@ -123,10 +117,7 @@ async def test_every_event_type_is_published_with_its_headers_key_version_and_pa
 
 
 async def test_late_commit_with_a_lower_position_is_still_published(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    database_url: str,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, database_url: str, tenant: Tenant,
     conn: asyncpg.Connection,
 ) -> None:
     early, late = await create_account(conn, tenant), await create_account(conn, tenant)
@@ -157,10 +148,7 @@ async def test_late_commit_with_a_lower_position_is_still_published(
 
 
 async def test_concurrent_writers_deliver_every_version_in_order_per_account(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    database_url: str,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, database_url: str, tenant: Tenant,
     conn: asyncpg.Connection,
 ) -> None:
     accounts = [await create_account(conn, tenant) for _ in range(20)]
@@ -199,10 +187,7 @@ async def test_concurrent_writers_deliver_every_version_in_order_per_account(
 
 
 async def test_an_unpublishable_event_is_parked_and_holds_back_only_its_own_account(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    database_url: str,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, database_url: str, tenant: Tenant,
     conn: asyncpg.Connection,
 ) -> None:
     settings = replace(relay_settings, relay_max_attempts=2)
@@ -237,7 +222,7 @@ async def test_an_unpublishable_event_is_parked_and_holds_back_only_its_own_acco
 
 
 async def test_topics_are_created_with_the_configured_layout(
-    settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     relay_settings = event_settings(settings)
     await create_account(conn, tenant)
@@ -272,7 +257,7 @@ async def test_topics_are_created_with_the_configured_layout(
 
 
 async def test_published_rows_are_deleted_after_the_retention_period(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     settings = replace(relay_settings, outbox_retention_seconds=0.5)
     accounts = [await create_account(conn, tenant) for _ in range(3)]
@@ -283,7 +268,7 @@ async def test_published_rows_are_deleted_after_the_retention_period(
 
 
 async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -304,10 +289,7 @@ async def test_with_kafka_unreachable_events_wait_and_the_backlog_is_reported(
 
 
 async def test_a_standby_relay_takes_over_when_the_active_one_stops(
-    relay_settings: Settings,
-    kafka_bootstrap: str,
-    conn: asyncpg.Connection,
-    tenant: Tenant,
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     first = await create_account(conn, tenant)
@@ -331,30 +313,35 @@ def _notified_only(settings: Settings, window: float) -> Settings:
     return replace(settings, relay_poll_interval=10.0, relay_batch_window=window)
 
 
-async def test_events_written_within_the_window_go_out_in_one_round(
-    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant
-) -> None:
-    settings = _notified_only(relay_settings, 2.0)
+@asynccontextmanager
+async def _one_published(
+    settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
+) -> AsyncIterator[RunningRelay]:
+    """A relay running with `settings` that has published one new account's event."""
     await create_account(conn, tenant)
     async with running_relay(settings) as relay:
         await wait_until(lambda: relay.stats.published_total == 1)
+        yield relay
+
+
+async def test_events_written_within_the_window_go_out_in_one_round(
+    relay_settings: Settings, kafka_bootstrap: str, conn: asyncpg.Connection, tenant: Tenant,
+) -> None:
+    async with _one_published(_notified_only(relay_settings, 2.0), conn, tenant) as relay:
         # Separate transactions right after that round: the first NOTIFY finds the relay inside the
         # window, so it waits the window out and then reads them all.
         for _ in range(10):
             await create_account(conn, tenant)
         await wait_until(lambda: relay.stats.published_total == 11)
         assert relay.stats.batches_total == 2
-        history = await read_topic(kafka_bootstrap, settings.kafka_events_topic, count_at_least(11))
+        history = await read_topic(kafka_bootstrap, relay_settings.kafka_events_topic, count_at_least(11))
     assert len(history) == 11
 
 
 async def test_without_a_window_each_notified_event_goes_out_at_once(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
-    settings = _notified_only(relay_settings, 0.0)
-    await create_account(conn, tenant)
-    async with running_relay(settings) as relay:
-        await wait_until(lambda: relay.stats.published_total == 1)
+    async with _one_published(_notified_only(relay_settings, 0.0), conn, tenant) as relay:
         for published in range(2, 5):
             await create_account(conn, tenant)
             # Right after the previous round and well before the poll interval: NOTIFY alone did it.
@@ -363,7 +350,7 @@ async def test_without_a_window_each_notified_event_goes_out_at_once(
 
 
 async def test_a_backlog_goes_out_in_full_batches_without_waiting_for_the_window(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
     settings = replace(_notified_only(relay_settings, 9.0), relay_batch_size=2)
     for _ in range(5):
@@ -375,12 +362,9 @@ async def test_a_backlog_goes_out_in_full_batches_without_waiting_for_the_window
 
 
 async def test_stopping_does_not_wait_for_the_window(
-    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
+    relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant,
 ) -> None:
-    settings = _notified_only(relay_settings, 9.0)
-    await create_account(conn, tenant)
-    async with running_relay(settings) as relay:
-        await wait_until(lambda: relay.stats.published_total == 1)
+    async with _one_published(_notified_only(relay_settings, 9.0), conn, tenant) as relay:
         late = await create_account(conn, tenant)
         # Its NOTIFY arrived: the relay is now waiting out the window.
         await wait_until(relay.relay.woken)

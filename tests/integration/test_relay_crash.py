@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import (
@@ -21,10 +20,10 @@ from tests.eventing import (
     create_account,
     event_settings,
     insert_tenant,
-    kafka_settled,
     read_topic,
     service_env,
     update_account,
+    versions_delivered,
     wait_until,
 )
 
@@ -87,14 +86,9 @@ async def _write(conn: asyncpg.Connection, accounts: int, updates: int) -> int:
 
 async def _delivered_once(settings: Settings, expected: int) -> tuple[dict[str, list[int]], int]:
     """What an application on the consumer helper sees: versions per account, and duplicates dropped."""
-    await kafka_settled(settings)
-    consumer = AccountEventConsumer(settings.kafka_bootstrap_servers, [settings.kafka_events_topic])
-    seen: dict[str, list[int]] = {}
-    async with consumer:
-        async for event in consumer.events(until_end=True):
-            seen.setdefault(event.account_id, []).append(event.version)
+    seen, skipped = await versions_delivered(settings)
     assert sum(map(len, seen.values())) == expected
-    return seen, consumer.skipped
+    return seen, skipped
 
 
 async def test_a_relay_killed_mid_batch_loses_nothing_after_restart(

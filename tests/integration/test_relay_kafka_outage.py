@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -31,17 +30,6 @@ from tests.integration.accounts_support import Api, new_account
 pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
 PUBLISHED = "published_at IS NOT NULL"
-
-
-@pytest.fixture
-async def own_kafka(tmp_path: Path) -> AsyncIterator[LocalKafka]:
-    """A broker of this test's own, so stopping it disturbs no other test."""
-    broker = LocalKafka(tmp_path / "kafka", port=0, progress=lambda _: None)
-    await asyncio.to_thread(broker.start)
-    try:
-        yield broker
-    finally:
-        await asyncio.to_thread(broker.stop)
 
 
 async def test_the_api_keeps_answering_while_kafka_is_down_and_every_event_arrives_in_order_after(

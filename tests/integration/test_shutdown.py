@@ -34,6 +34,18 @@ async def _wait_for_blocked_writers(db: asyncpg.Connection, count: int, timeout:
 
 
 @asynccontextmanager
+async def _ready_with_outbox_held(
+    api: ApiProcess, settings: Settings
+) -> AsyncIterator[tuple[Transaction, httpx.AsyncClient]]:
+    """The API process ready, its outbox locked, and a client of it."""
+    await asyncio.to_thread(api.wait_ready)
+    async with _outbox_held(settings.database_url) as blocking, httpx.AsyncClient(
+        base_url=api.base_url, timeout=30
+    ) as http:
+        yield blocking, http
+
+
+@asynccontextmanager
 async def _outbox_held(database_url: str) -> AsyncIterator[Transaction]:
     """The outbox locked in a transaction of its own: every account write waits until it ends."""
     blocker = await asyncpg.connect(database_url)
@@ -84,11 +96,8 @@ async def test_sigterm_under_load_cuts_no_request_and_loses_no_event(
     )
     headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
     try:
-        await asyncio.to_thread(api.wait_ready)
         # Every write waits inside its transaction: all are in flight at SIGTERM.
-        async with _outbox_held(settings.database_url) as blocking, httpx.AsyncClient(
-            base_url=api.base_url, timeout=30
-        ) as http:
+        async with _ready_with_outbox_held(api, settings) as (blocking, http):
             writes = [
                 asyncio.create_task(
                     http.post(
@@ -140,10 +149,7 @@ async def test_in_flight_requests_past_the_timeout_are_cancelled_and_the_process
     api = ApiProcess(api_environment(settings, SHUTDOWN_DRAIN_SECONDS="0", SHUTDOWN_TIMEOUT="2"))
     headers = {"Authorization": f"Bearer {token_for(tenants.a.owner)}", "Accept": "application/json"}
     try:
-        await asyncio.to_thread(api.wait_ready)
-        async with _outbox_held(settings.database_url) as blocking, httpx.AsyncClient(
-            base_url=api.base_url, timeout=30
-        ) as http:
+        async with _ready_with_outbox_held(api, settings) as (blocking, http):
             request = http.post("/api/accounts", json=new_account(tenants.a), headers=headers)
             stuck = asyncio.create_task(request)
             await _wait_for_blocked_writers(db, 1)

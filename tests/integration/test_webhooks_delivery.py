@@ -12,17 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from service.settings import Settings
 from tests import eventing
 from tests.identity import Tenants
-from tests.integration.webhooks_support import (  # noqa: F401
-    Received,
-    Receiver,
-    Reply,
-    WebhookApi,
-    dispatching,
-    events_of,
-    eventually,
-    wh_api_fixture,
-    wh_settings_fixture,
-)
+from tests.integration.webhooks_support import Received, Receiver, Reply, WebhookApi, dispatching, events_of
 
 
 async def test_signed_cloudevents_of_the_own_organization_only(
@@ -42,7 +32,7 @@ async def test_signed_cloudevents_of_the_own_organization_only(
         second = await eventing.create_account(conn, events_of(tenants.a, 1))
         await eventing.update_account(conn, second, status="connected")
 
-        await eventually(
+        await eventing.wait_until(
             lambda: len(a.requests) == 5 and len(b.requests) == 1 and len(filtered.requests) == 1
         )
         verifier = Webhook(hook_a["secret"])
@@ -80,7 +70,7 @@ async def test_both_secrets_sign_during_a_rotation(
         rotated = await wh_api.http.post(path, headers=wh_api.headers(tenants.a.owner))
         new_secret = rotated.json()["secret"]
         account = await eventing.create_account(conn, events_of(tenants.a))
-        await eventually(lambda: len(receiver.requests) == 1)
+        await eventing.wait_until(lambda: len(receiver.requests) == 1)
         request = receiver.requests[0]
         assert len(request.headers["webhook-signature"].split(" ")) == 2
         for secret in (hook["secret"], new_secret):
@@ -88,7 +78,7 @@ async def test_both_secrets_sign_during_a_rotation(
         # Once the overlap is over, only the new secret signs.
         await db.execute("UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 s'")
         await eventing.update_account(conn, account, name="Jim Halpert")
-        await eventually(lambda: len(receiver.requests) == 2)
+        await eventing.wait_until(lambda: len(receiver.requests) == 2)
         later = receiver.requests[1]
         assert len(later.headers["webhook-signature"].split(" ")) == 1
         Webhook(new_secret).verify(later.body, later.headers)
@@ -125,7 +115,7 @@ async def test_order_per_account_under_concurrent_changes_and_failures(
                 await connection.close()
         ids = [account for batch in batches for account in batch]
         expected = accounts * (updates + 1)
-        await eventually(lambda: len(receiver.unique()) == expected, within=60)
+        await eventing.wait_until(lambda: len(receiver.unique()) == expected, timeout=60)
     acknowledged: dict[str, int] = {}
     for request in receiver.requests:
         event = request.event

@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.settings import Settings
 from tests.identity import Tenants
-from tests.integration.webhooks_support import WebhookApi, wh_api_fixture, wh_settings_fixture  # noqa: F401
+from tests.integration.webhooks_support import WebhookApi
 
 HOOK = "https://hooks.dundermifflin.com/accounts"
 

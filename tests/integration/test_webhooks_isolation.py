@@ -10,17 +10,7 @@ import msgspec
 from service.settings import Settings
 from tests import eventing
 from tests.identity import Tenants
-from tests.integration.webhooks_support import (  # noqa: F401
-    Received,
-    Receiver,
-    Reply,
-    WebhookApi,
-    dispatching,
-    events_of,
-    eventually,
-    wh_api_fixture,
-    wh_settings_fixture,
-)
+from tests.integration.webhooks_support import Received, Receiver, Reply, WebhookApi, dispatching, events_of
 
 
 async def test_private_destinations_are_refused_when_sending(
@@ -44,7 +34,7 @@ async def test_private_destinations_are_refused_when_sending(
                     return False
             return True
 
-        await eventually(all_given_up)
+        await eventing.wait_until(all_given_up)
         for hook in hooks:
             (delivery,) = await wh_api.deliveries(tenants.a.owner, hook["id"])
             assert delivery["lastStatusCode"] is None
@@ -69,7 +59,7 @@ async def test_redirects_are_not_followed(
                 listed = await wh_api.deliveries(tenants.a.owner, hook["id"])
                 return [d["status"] for d in listed] == ["failed"]
 
-            await eventually(given_up)
+            await eventing.wait_until(given_up)
             (delivery,) = await wh_api.deliveries(tenants.a.owner, hook["id"])
             assert delivery["lastStatusCode"] == 307
         assert len(receiver.requests) == 1
@@ -103,8 +93,8 @@ async def test_a_hanging_endpoint_or_account_holds_back_nothing_else(
         expected = 2 * (len(others) + 1)
         # Every event reaches the fast endpoint, and every other account's reach the partly slow one,
         # while the hanging endpoint holds at most its cap of requests open.
-        await eventually(lambda: len(fast.unique()) == expected)
-        await eventually(lambda: len(partly.unique()) == expected - 2)
+        await eventing.wait_until(lambda: len(fast.unique()) == expected)
+        await eventing.wait_until(lambda: len(partly.unique()) == expected - 2)
         assert hanging.most_open <= 3 and len(hanging.requests) <= 3
         # The slow account's second version waits behind its first, which is still unanswered.
         slow = str(slow_account[0])
@@ -126,15 +116,15 @@ async def test_the_command_delivers_and_a_standby_takes_over(
         command = eventing.cli("webhooks", env=env)
         try:
             account = await eventing.create_account(conn, events_of(tenants.a))
-            await eventually(lambda: len(receiver.requests) == 1)
+            await eventing.wait_until(lambda: len(receiver.requests) == 1)
             async with dispatching(wh_settings):
                 # The in-process dispatcher waits as a standby while the command holds the lock.
                 await eventing.update_account(conn, account, name="Stanley Hudson")
-                await eventually(lambda: len(receiver.requests) == 2)
+                await eventing.wait_until(lambda: len(receiver.requests) == 2)
                 command.terminate()
                 assert command.wait(timeout=20) == 0
                 await eventing.update_account(conn, account, name="Phyllis Vance")
-                await eventually(lambda: len(receiver.requests) == 3)
+                await eventing.wait_until(lambda: len(receiver.requests) == 3)
         finally:
             if command.poll() is None:
                 command.kill()

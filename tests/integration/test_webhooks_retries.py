@@ -8,17 +8,7 @@ import msgspec
 from service.settings import Settings
 from tests import eventing
 from tests.identity import Tenants
-from tests.integration.webhooks_support import (  # noqa: F401
-    Received,
-    Receiver,
-    Reply,
-    WebhookApi,
-    dispatching,
-    events_of,
-    eventually,
-    wh_api_fixture,
-    wh_settings_fixture,
-)
+from tests.integration.webhooks_support import Received, Receiver, Reply, WebhookApi, dispatching, events_of
 
 
 def troubled(request: Received, before: int) -> Reply:
@@ -40,7 +30,7 @@ async def test_a_troubled_receiver_gets_every_event_once_in_order(
         accounts = [await eventing.create_account(conn, events_of(tenants.a)) for _ in range(3)]
         for account in accounts:
             await eventing.update_account(conn, account, name="Andy Bernard")
-        await eventually(lambda: len(receiver.unique()) == 6, within=60)
+        await eventing.wait_until(lambda: len(receiver.unique()) == 6, timeout=60)
         kept = receiver.unique()
     for account in accounts:
         versions = [r.event["accountversion"] for r in kept if r.event["subject"] == str(account)]
@@ -74,7 +64,7 @@ async def test_410_disables_the_endpoint(
             shown = await wh_api.http.get(path, headers=wh_api.headers(tenants.a.owner))
             return shown.json()["enabled"] is False
 
-        await eventually(disabled)
+        await eventing.wait_until(disabled)
         shown = (await wh_api.http.get(path, headers=wh_api.headers(tenants.a.owner))).json()
         assert shown["disabledReason"] == "The endpoint answered 410 Gone." and shown["disabledAt"]
         await eventing.update_account(conn, account, name="Toby Flenderson")
@@ -99,7 +89,7 @@ async def test_an_endpoint_failing_for_too_long_is_disabled_with_its_reason(
                 "enabled"
             ] is False
 
-        await eventually(disabled)
+        await eventing.wait_until(disabled)
         shown = (await wh_api.http.get(path, headers=wh_api.headers(tenants.a.owner))).json()
         assert shown["disabledReason"] == "Every delivery failed for 0.5 seconds."
         assert len(receiver.requests) >= 2
@@ -107,7 +97,7 @@ async def test_an_endpoint_failing_for_too_long_is_disabled_with_its_reason(
         receiver.behave = lambda _, __: Reply()
         enabled = await wh_api.patch(tenants.a.owner, hook["id"], {"enabled": True})
         assert enabled.json()["enabled"] is True and enabled.json()["failingSince"] is None
-        await eventually(lambda: len(receiver.unique()) == 1)
+        await eventing.wait_until(lambda: len(receiver.unique()) == 1)
 
 
 async def test_given_up_deliveries_release_the_next_version_and_can_be_retried_and_replayed(
@@ -124,7 +114,7 @@ async def test_given_up_deliveries_release_the_next_version_and_can_be_retried_a
         account = await eventing.create_account(conn, events_of(tenants.a))
         await eventing.update_account(conn, account, name="Kevin Malone")
         # Version 1 is given up after its two attempts; only then does version 2 go out.
-        await eventually(lambda: len(receiver.unique()) == 1)
+        await eventing.wait_until(lambda: len(receiver.unique()) == 1)
         assert [r.event["accountversion"] for r in receiver.requests] == [1, 1, 2]
         failed = await wh_api.deliveries(owner, hook["id"], "&status=failed")
         assert len(failed) == 1 and failed[0]["attempts"] == 2 and failed[0]["accountVersion"] == 1
@@ -133,7 +123,7 @@ async def test_given_up_deliveries_release_the_next_version_and_can_be_retried_a
         base = f"/api/webhook_endpoints/{hook['id']}/deliveries"
         retried = await wh_api.http.post(f"{base}/{failed[0]['id']}/retry", headers=wh_api.headers(owner))
         assert retried.status_code == 202 and retried.json()["status"] == "pending"
-        await eventually(lambda: len(receiver.unique()) == 2)
+        await eventing.wait_until(lambda: len(receiver.unique()) == 2)
         shown = await wh_api.http.get(f"{base}/{failed[0]['id']}", headers=wh_api.headers(owner))
         assert shown.json()["status"] == "delivered" and shown.json()["attempts"] == 1
 
@@ -143,7 +133,7 @@ async def test_given_up_deliveries_release_the_next_version_and_can_be_retried_a
             headers=wh_api.headers(owner),
         )
         assert replay.status_code == 202 and replay.json() == {"deliveries": 2}
-        await eventually(lambda: len(receiver.requests) == 6)
+        await eventing.wait_until(lambda: len(receiver.requests) == 6)
         # The same webhook-ids again: a receiver that deduplicates keeps what it had.
         assert len(receiver.unique()) == 2
         for bad in [{}, {"since": "yesterday"}, {"since": "2020-01-01T00:00:00"}]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,20 +153,6 @@ def webhook_settings(settings: Settings, **overrides: Any) -> Settings:
         "webhooks_poll_interval": 0.1,
     }
     return msgspec.structs.replace(settings, **(values | overrides))
-
-
-async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 30.0) -> None:
-    """Poll `check` until it holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        outcome = check()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class WebhookApi:

@@ -23,7 +23,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-async def keep_writing(database_url: str, accounts: list[uuid.UUID], stop: asyncio.Event) -> int:
+async def keep_writing(
+    database_url: str, accounts: list[uuid.UUID], stop: asyncio.Event, pause: float = 0.02
+) -> int:
     """Change the accounts in turn until told to stop; return how many changes were committed."""
     connection = await connect(database_url)
     changes = 0
@@ -31,7 +33,7 @@ async def keep_writing(database_url: str, accounts: list[uuid.UUID], stop: async
         while not stop.is_set():
             await update_account(connection, accounts[changes % len(accounts)], name=f"change {changes}")
             changes += 1
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(pause)
     finally:
         await connection.close()
     return changes

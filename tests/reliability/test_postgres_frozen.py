@@ -8,21 +8,26 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import msgspec
 from litestar.testing import AsyncTestClient
 
-from devtools.postgres import LocalPostgres
 from service.app import create_app
 from service.settings import Settings
 from tests.eventing import wait_until
-from tests.identity import insert_tenant
-from tests.reliability.test_postgres_restart import Load, _nothing_lost, _write, own_postgres
+from tests.reliability.test_postgres_restart import (
+    Load,
+    Writer,
+    _nothing_lost,
+    _write,
+    answered_503_during,
+    on_own_server,
+    own_postgres,
+    writer,
+)
 
-__all__ = ["own_postgres"]
+__all__ = ["own_postgres", "writer"]
 WRITERS = 4
 ACQUIRE_TIMEOUT = 1.0
 STATEMENT_TIMEOUT = 2.0
@@ -51,24 +56,11 @@ def _signal_all(pids: list[int], sig: signal.Signals) -> None:
 
 
 async def test_a_frozen_database_is_a_fast_503_and_the_app_recovers_by_itself(
-    own_postgres: tuple[LocalPostgres, str],
-    settings: Settings,
-    password_hash: str,
-    token_for: Callable[..., str],
+    writer: Writer, settings: Settings
 ) -> None:
-    server, database_url = own_postgres
-    mine = msgspec.structs.replace(
-        settings,
-        database_url=database_url,
-        db_pool_max_size=5,
-        db_acquire_timeout=ACQUIRE_TIMEOUT,
-        db_statement_timeout_ms=int(STATEMENT_TIMEOUT * 1000),
-    )
-    direct = await asyncpg.connect(database_url)
-    tenant = await insert_tenant(direct, "frozen", password_hash)
-    await direct.close()
-    owner = {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
-    postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    database_url, tenant, owner = writer.database_url, writer.tenant, writer.owner
+    mine = on_own_server(settings, database_url, statement_timeout_ms=int(STATEMENT_TIMEOUT * 1000))
+    postmaster = int((writer.server.data_dir / "postmaster.pid").read_text().split()[0])
     load = Load()
     frozen: list[int] = []
     async with AsyncTestClient(app=create_app(mine)) as client:
@@ -100,11 +92,7 @@ async def test_a_frozen_database_is_a_fast_503_and_the_app_recovers_by_itself(
     finally:
         await check.close()
 
-    statuses = {outcome.status for outcome in load.outcomes}
-    assert statuses <= {200, 201, 503}, statuses
-    during = [o for o in load.outcomes if down <= o.started and o.started + o.elapsed <= up]
-    assert len(during) >= WRITERS, "the writers kept trying during the outage"
-    assert {o.status for o in during} == {503}
+    during = answered_503_during(load, down, up)
     # Fast: a request caught mid-statement waits out the client's statement limit, any other one
     # no more than a pooled-connection wait.
     assert max(o.elapsed for o in during) < STATEMENT_TIMEOUT + 1 + 2

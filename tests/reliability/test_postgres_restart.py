@@ -47,6 +47,27 @@ class Load:
     running: bool = True
 
 
+def on_own_server(settings: Settings, database_url: str, *, statement_timeout_ms: int) -> Settings:
+    """The suite's settings on the test's own server, with a small pool that stops waiting soon."""
+    return msgspec.structs.replace(
+        settings,
+        database_url=database_url,
+        db_pool_max_size=POOL_SIZE,
+        db_acquire_timeout=ACQUIRE_TIMEOUT,
+        db_statement_timeout_ms=statement_timeout_ms,
+    )
+
+
+def answered_503_during(load: Load, down: float, up: float) -> list[Outcome]:
+    """Only 2xx and 503 at all, and the writers kept trying through the outage and got 503s there."""
+    statuses = {outcome.status for outcome in load.outcomes}
+    assert statuses <= {200, 201, 503}, statuses
+    during = [o for o in load.outcomes if down <= o.started and o.started + o.elapsed <= up]
+    assert len(during) >= WRITERS, "the writers kept trying during the outage"
+    assert {o.status for o in during} == {503}
+    return during
+
+
 @pytest.fixture
 async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[LocalPostgres, str]]:
     """A PostgreSQL server this test may stop, with a migrated database."""
@@ -61,6 +82,28 @@ async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[LocalPostgres, str
         yield server, database_url
     finally:
         await asyncio.to_thread(server.stop)
+
+
+@dataclass
+class Writer:
+    """A tenant of the test's own server, and its owner's request headers."""
+
+    server: LocalPostgres
+    database_url: str
+    tenant: Tenant
+    owner: dict[str, str]
+
+
+@pytest.fixture
+async def writer(
+    own_postgres: tuple[LocalPostgres, str], password_hash: str, token_for: Callable[..., str]
+) -> Writer:
+    server, database_url = own_postgres
+    direct = await asyncpg.connect(database_url)
+    tenant = await insert_tenant(direct, "own", password_hash)
+    await direct.close()
+    owner = {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
+    return Writer(server, database_url, tenant, owner)
 
 
 async def _write(client: AsyncTestClient, load: Load, owner: dict[str, str], tenant: Tenant, n: int) -> None:  # type: ignore[type-arg]
@@ -86,23 +129,10 @@ async def _write(client: AsyncTestClient, load: Load, owner: dict[str, str], ten
 
 
 async def test_requests_fail_fast_during_a_restart_and_the_pool_recovers_losing_nothing(
-    own_postgres: tuple[LocalPostgres, str],
-    settings: Settings,
-    password_hash: str,
-    token_for: Callable[..., str],
+    writer: Writer, settings: Settings
 ) -> None:
-    server, database_url = own_postgres
-    mine = msgspec.structs.replace(
-        settings,
-        database_url=database_url,
-        db_pool_max_size=POOL_SIZE,
-        db_acquire_timeout=ACQUIRE_TIMEOUT,
-        db_statement_timeout_ms=2000,
-    )
-    direct = await asyncpg.connect(database_url)
-    tenant = await insert_tenant(direct, "restart", password_hash)
-    await direct.close()
-    owner = {"Authorization": f"Bearer {token_for(tenant.owner)}", "Accept": "application/json"}
+    server, database_url, tenant, owner = writer.server, writer.database_url, writer.tenant, writer.owner
+    mine = on_own_server(settings, database_url, statement_timeout_ms=2000)
     load = Load()
     async with AsyncTestClient(app=create_app(mine)) as client:
         writers = [asyncio.create_task(_write(client, load, owner, tenant, n)) for n in range(WRITERS)]
@@ -132,11 +162,7 @@ async def test_requests_fail_fast_during_a_restart_and_the_pool_recovers_losing_
     finally:
         await check.close()
 
-    statuses = {outcome.status for outcome in load.outcomes}
-    assert statuses <= {200, 201, 503}, statuses
-    during = [o for o in load.outcomes if down <= o.started and o.started + o.elapsed <= up]
-    assert len(during) >= WRITERS, "the writers kept trying during the outage"
-    assert {o.status for o in during} == {503}
+    during = answered_503_during(load, down, up)
     # Fail fast: no request waits much longer than one pooled-connection wait.
     assert max(o.elapsed for o in during) < ACQUIRE_TIMEOUT + 2
     assert not_ready.status_code == 503 and not_ready.json()["database"] == "unreachable"

@@ -13,19 +13,17 @@ import uuid
 import asyncpg
 import pytest
 
-from service.events.consumer import AccountEventConsumer
 from service.events.topics import ensure_topics
 from service.settings import Settings
 from tests.eventing import (
-    connect,
     create_account,
     event_settings,
     insert_tenant,
-    kafka_settled,
-    update_account,
+    versions_delivered,
     wait_until,
 )
 from tests.integration.api_process import RelayProcess, relay_environment
+from tests.reliability.faults import keep_writing
 
 pytestmark = pytest.mark.usefixtures("kafka_bootstrap")
 
@@ -38,20 +36,6 @@ def _said(relay: RelayProcess, text: str) -> bool:
     return any(text in line for line in relay.lines)
 
 
-async def _keep_writing(database_url: str, accounts: list[uuid.UUID], stop: asyncio.Event) -> int:
-    """Change the accounts in turn until told to stop; return how many changes were committed."""
-    connection = await connect(database_url)
-    changes = 0
-    try:
-        while not stop.is_set():
-            await update_account(connection, accounts[changes % len(accounts)], name=f"change {changes}")
-            changes += 1
-            await asyncio.sleep(0.01)
-    finally:
-        await connection.close()
-    return changes
-
-
 async def test_a_relay_killed_at_random_moments_loses_and_reorders_nothing(
     settings: Settings, database_url: str, conn: asyncpg.Connection
 ) -> None:
@@ -61,7 +45,7 @@ async def test_a_relay_killed_at_random_moments_loses_and_reorders_nothing(
     accounts: list[uuid.UUID] = [await create_account(conn, tenant) for _ in range(ACCOUNTS)]
     rng = random.Random(SEED)
     stop = asyncio.Event()
-    writer = asyncio.create_task(_keep_writing(database_url, accounts, stop))
+    writer = asyncio.create_task(keep_writing(database_url, accounts, stop, pause=0.01))
     processes: list[RelayProcess] = []
     try:
         for _ in range(KILLS):
@@ -92,10 +76,5 @@ async def test_a_relay_killed_at_random_moments_loses_and_reorders_nothing(
 
     assert sum(_said(process, "relay active") for process in processes[:-1]) >= 2
     final = {str(row["id"]): row["version"] for row in await conn.fetch("SELECT id, version FROM accounts")}
-    await kafka_settled(mine)
-    consumer = AccountEventConsumer(mine.kafka_bootstrap_servers, [mine.kafka_events_topic])
-    seen: dict[str, list[int]] = {}
-    async with consumer:
-        async for event in consumer.events(until_end=True):
-            seen.setdefault(event.account_id, []).append(event.version)
+    seen, _ = await versions_delivered(mine)
     assert seen == {account: list(range(1, version + 1)) for account, version in final.items()}

@@ -30,6 +30,18 @@ def _metric(relay: RelayProcess, name: str) -> float | None:
     return None
 
 
+async def _relaying(
+    mine: Settings, database_url: str, conn: asyncpg.Connection
+) -> tuple[RelayProcess, asyncio.Event, asyncio.Task[int]]:
+    """A relay process publishing eight accounts that keep changing until `stop` is set."""
+    await ensure_topics(mine)
+    tenant = await insert_tenant(conn)
+    accounts = [await create_account(conn, tenant) for _ in range(8)]
+    relay = RelayProcess(relay_environment(mine))
+    stop = asyncio.Event()
+    return relay, stop, asyncio.create_task(keep_writing(database_url, accounts, stop))
+
+
 async def test_a_lost_broker_is_waited_for_calmly_and_nothing_is_lost(
     settings: Settings, database_url: str, conn: asyncpg.Connection, own_kafka: LocalKafka
 ) -> None:
@@ -37,12 +49,7 @@ async def test_a_lost_broker_is_waited_for_calmly_and_nothing_is_lost(
     mine = event_settings(
         settings, kafka_bootstrap_servers=own_kafka.bootstrap_servers, kafka_publish_timeout=10.0
     )
-    await ensure_topics(mine)
-    tenant = await insert_tenant(conn)
-    accounts = [await create_account(conn, tenant) for _ in range(8)]
-    relay = RelayProcess(relay_environment(mine))
-    stop = asyncio.Event()
-    writer = asyncio.create_task(keep_writing(database_url, accounts, stop))
+    relay, stop, writer = await _relaying(mine, database_url, conn)
     try:
         await wait_until(lambda: (_metric(relay, "accounts_relay_published_total") or 0) > 20, timeout=60)
         lines, cpu, started = len(relay.lines), cpu_seconds(relay.process.pid), time.monotonic()
@@ -72,12 +79,7 @@ async def test_a_broker_killed_under_load_loses_nothing(
 ) -> None:
     """SIGKILL, not a clean stop: open transactions and unflushed logs die with the broker."""
     mine = event_settings(settings, kafka_bootstrap_servers=own_kafka.bootstrap_servers)
-    await ensure_topics(mine)
-    tenant = await insert_tenant(conn)
-    accounts = [await create_account(conn, tenant) for _ in range(8)]
-    relay = RelayProcess(relay_environment(mine))
-    stop = asyncio.Event()
-    writer = asyncio.create_task(keep_writing(database_url, accounts, stop))
+    relay, stop, writer = await _relaying(mine, database_url, conn)
     try:
         await wait_until(lambda: (_metric(relay, "accounts_relay_published_total") or 0) > 50, timeout=60)
         pid = int((own_kafka.home / "kafka.pid").read_text())

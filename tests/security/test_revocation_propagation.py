@@ -62,14 +62,24 @@ async def test_a_revocation_reaches_another_process_through_notify(
         process.stop()
 
 
+def _rereading(settings: Settings) -> Settings:
+    """Instances that re-read the revocation list twice a second, whatever NOTIFY did."""
+    return msgspec.structs.replace(settings, revocation_refresh_seconds=0.5)
+
+
+async def _accepted_everywhere(instances: list[Client], tenants: Tenants) -> dict[str, str]:
+    """An owner's log-in on the first instance, its token accepted by every instance."""
+    pair = await log_in(instances[0], tenants.a.owner_username, tenants.password)
+    for instance in instances:
+        await accepted(instance, pair["token"])
+    return pair
+
+
 async def test_a_missed_notice_is_caught_up_by_the_periodic_reread(
     settings: Settings, tenants: Tenants, db: asyncpg.Connection
 ) -> None:
-    quick = msgspec.structs.replace(settings, revocation_refresh_seconds=0.5)
-    async with apps(quick, 2) as instances:
-        pair = await log_in(instances[0], tenants.a.owner_username, tenants.password)
-        for instance in instances:
-            await accepted(instance, pair["token"])
+    async with apps(_rereading(settings), 2) as instances:
+        pair = await _accepted_everywhere(instances, tenants)
 
         # Written without NOTIFY, as if every notice had been lost.
         await db.execute(
@@ -85,11 +95,8 @@ async def test_a_missed_notice_is_caught_up_by_the_periodic_reread(
 async def test_a_lost_listening_connection_is_replaced(
     settings: Settings, tenants: Tenants, db: asyncpg.Connection
 ) -> None:
-    quick = msgspec.structs.replace(settings, revocation_refresh_seconds=0.5)
-    async with apps(quick, 2) as instances:
-        first = await log_in(instances[0], tenants.a.owner_username, tenants.password)
-        for instance in instances:
-            await accepted(instance, first["token"])
+    async with apps(_rereading(settings), 2) as instances:
+        first = await _accepted_everywhere(instances, tenants)
         killed = await db.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
             APPLICATION_NAME,

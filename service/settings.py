@@ -23,7 +23,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     kafka_bootstrap_servers: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
-    web_concurrency: int = 1
+    # 0: one worker per CPU this process may use (see service.web.edge.worker_count).
+    web_concurrency: int = 0
     log_level: str = "INFO"
     # The HTTP edge: proxies whose X-Forwarded-For is believed (none by default), request head limits.
     forwarded_allow_ips: str = ""
@@ -65,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
+    # Access lines for answers below 400 that took less than ACCESS_LOG_SLOW_SECONDS: all, sampled, off.
+    access_log: str = "all"
+    access_log_sample_rate: float = 0.01
+    access_log_slow_seconds: float = 1.0
     shutdown_drain_seconds: float = 0.0
     shutdown_timeout: int = 20
     tracing_enabled: bool = False
@@ -112,7 +117,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
         self._check_events()
         self._check_webhooks()
         _require(self.port in range(1, 65536), "PORT", "must be between 1 and 65535")
-        _require(self.web_concurrency >= 1, "WEB_CONCURRENCY", "must be at least 1")
+        _require(self.web_concurrency >= 0, "WEB_CONCURRENCY", "must not be negative (0: one per CPU)")
         _require(self.db_pool_min_size >= 0, "DB_POOL_MIN_SIZE", "must not be negative")
         _require(
             self.db_pool_max_size >= max(1, self.db_pool_min_size),
@@ -137,6 +142,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
             "must be one of DEBUG, INFO, WARNING, ERROR",
         )
         _require(self.log_format in {"json", "text"}, "LOG_FORMAT", "must be json or text")
+        _require(self.access_log in {"all", "sampled", "off"}, "ACCESS_LOG", "must be all, sampled or off")
+        _require(
+            0.0 <= self.access_log_sample_rate <= 1.0, "ACCESS_LOG_SAMPLE_RATE", "must be between 0 and 1"
+        )
+        _require(self.access_log_slow_seconds > 0, "ACCESS_LOG_SLOW_SECONDS", "must be positive")
         _require(self.shutdown_drain_seconds >= 0, "SHUTDOWN_DRAIN_SECONDS", "must not be negative")
         _require(self.shutdown_timeout > 0, "SHUTDOWN_TIMEOUT", "must be positive")
         self._check_identity()

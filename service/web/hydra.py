@@ -10,6 +10,7 @@ import msgspec
 from litestar import Response
 
 from service.web.formats import Format
+from service.web.responses import Encoded
 
 _encode = msgspec.json.Encoder().encode
 
@@ -78,4 +79,4 @@ def respond(
     answer = {"Vary": "Accept", **(headers or {})}
     if tagged:
         answer.setdefault("ETag", f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"')
-    return Response(body, status_code=status, media_type=f"{fmt.value}; charset=utf-8", headers=answer)
+    return Encoded(body, status_code=status, media_type=f"{fmt.value}; charset=utf-8", headers=answer)

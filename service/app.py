@@ -132,7 +132,9 @@ def create_app(
     passwords = Passwords.from_settings(settings)
     catalog = load_catalog(settings)
     cipher = cipher or load_cipher(settings)
-    accounts = Accounts(catalog, cipher, database)
+    accounts = Accounts(
+        catalog, cipher, database, pagination_max_offset=settings.pagination_max_offset
+    )
     webhooks = Webhooks(
         cipher,
         database,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, cast
+from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -92,15 +92,10 @@ class Database:
                 raise RuntimeError("a database built from a pool cannot open another")
             self._pool = await create_pool(self._settings)
 
-    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        """A pooled connection for an `async with`; waiting for one is bounded by the acquire timeout.
-
-        While a connection is idle the pool hands it over without waiting, so the timeout (a timer
-        armed and cancelled around the wait) is only set when there is none.
-        """
-        pool = self.pool
-        timeout = None if pool.get_idle_size() else self.acquire_timeout
-        return cast(AbstractAsyncContextManager[asyncpg.Connection], pool.acquire(timeout=timeout))
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+            yield connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

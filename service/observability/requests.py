@@ -19,8 +19,9 @@ HEADER = "X-Request-ID"
 _HEADER = HEADER.lower().encode()
 # A caller's id is kept only when it is short and harmless to echo into headers and logs.
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-# Ids made here: random per process, then counted, so they are unique without a system call each.
-_PREFIX = os.urandom(6).hex()
+# Ids made here (32 hex digits, as a UUID's): random per process, then counted, so they are unique
+# without a system call each.
+_PREFIX = os.urandom(8).hex()
 _NUMBERS = itertools.count(1)
 
 
@@ -33,7 +34,7 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def new_request_id() -> str:
-    return f"{_PREFIX}-{next(_NUMBERS):x}"
+    return f"{_PREFIX}{next(_NUMBERS):016x}"
 
 
 class RequestContext:

@@ -43,11 +43,9 @@ from service.organizations.store import Organizations
 from service.organizations.vocabulary import ORGANIZATION
 from service.settings import Settings, load_settings
 from service.web import health
-from service.web.allow import complete_allow_header
 from service.web.cors import CorsMiddleware
 from service.web.discovery import discovery_handlers
 from service.web.docs_ui import OfflineSwaggerPlugin
-from service.web.headers import security_headers
 from service.web.linked_data import LinkedResource
 from service.web.problems import exception_handlers
 from service.web.semantics import HttpSemantics
@@ -134,7 +132,9 @@ def create_app(
     passwords = Passwords.from_settings(settings)
     catalog = load_catalog(settings)
     cipher = cipher or load_cipher(settings)
-    accounts = Accounts(catalog, cipher, database)
+    accounts = Accounts(
+        catalog, cipher, database, pagination_max_offset=settings.pagination_max_offset
+    )
     webhooks = Webhooks(
         cipher,
         database,
@@ -192,7 +192,6 @@ def create_app(
         logging_config=None,
         middleware=[authentication_middleware(tokens, api_key_principal)],
         exception_handlers=exception_handlers,
-        before_send=[complete_allow_header, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
         compression_config=CompressionConfig(
             backend="brotli", brotli_gzip_fallback=True, minimum_size=1024, exclude=UNCOMPRESSED

@@ -39,7 +39,7 @@ def cmd_api(_: argparse.Namespace) -> int:
     from service.integrations.catalog import load_catalog
     from service.observability.logs import logging_config
     from service.observability.tracing import require_tracing_extra
-    from service.web.edge import server_options
+    from service.web.edge import server_options, worker_count
 
     settings = load_settings()
     # Fail here with one clear line, not inside every worker process uvicorn starts.
@@ -52,7 +52,7 @@ def cmd_api(_: argparse.Namespace) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.web_concurrency,
+        workers=worker_count(settings),
         log_config=logging_config(settings.log_level, settings.log_format),
         log_level=settings.log_level.lower(),
         # The protocol with the request head limits, keep-alive, and the trusted proxies.

@@ -77,9 +77,10 @@ async def insert_account(
     values: Mapping[str, Any],
     sealed_credentials: Sealed,
     event: Mapping[str, Any],
-) -> asyncpg.Record:
-    """The account and its account.connected event (`event`: the payload the database completes)."""
-    row: asyncpg.Record = await connection.fetchrow(
+) -> asyncpg.Record | None:
+    """The account and its account.connected event (`event`: the payload the database completes);
+    None when the account's client is not one of its organization."""
+    row: asyncpg.Record | None = await connection.fetchrow(
         _SQL["insert_account"],
         *(values[column] for column in _INSERTED),
         sealed_credentials.ciphertext,

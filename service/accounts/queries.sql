@@ -31,12 +31,15 @@ WHERE a.id = $1
   AND ($2::uuid IS NULL OR a.organization_id = $2);
 
 -- name: insert_account
--- The account and its account.connected event. $16 event id, $17 the event's payload without what the
--- database assigns (version, createdAt, updatedAt), $18 the relay's channel.
+-- The account and its account.connected event, only if client $3 is one of organization $2 (no row
+-- otherwise). $16 event id, $17 the event's payload without what the database assigns (version,
+-- createdAt, updatedAt), $18 the relay's channel.
 WITH inserted AS (
     INSERT INTO accounts (id, organization_id, client_id, integration, provider, type, name, headline, avatar,
                           external_id, status, settings, metadata, credentials, credentials_key_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
+           $10::text, $11::text, $12::jsonb, $13::jsonb, $14::bytea, $15::text
+    WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = $3 AND c.organization_id = $2)
     RETURNING {{account_columns}}
 )
 SELECT inserted.*,

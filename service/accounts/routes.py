@@ -30,7 +30,6 @@ from service.auth import audit
 from service.auth.guards import current_principal, requires
 from service.auth.principal import Role
 from service.errors import BadRequest
-from service.settings import Settings
 from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import Format, negotiate
@@ -106,11 +105,11 @@ class AccountController(Controller):
 
     @get("/", opt=READERS, **read_collection(RESOURCE, list[Account], COLLECTION_OPERATION, _LISTING))
     async def collection(
-        self, request: AnyRequest, accounts: UseCases, settings: NamedDependency[Settings],
+        self, request: AnyRequest, accounts: UseCases,
     ) -> Response[bytes]:
         fmt = negotiate(request.headers.get("accept"))
         query = query_of(request)
-        listing = parse_listing(query, settings.pagination_max_offset)
+        listing = parse_listing(query, accounts.pagination_max_offset)
         page = await accounts.collection(current_principal(request), listing)
         members = [hydra.member(fmt, RESOURCE, iri(row["id"]), fields(row)) for row in page.rows]
         if listing.cursor_mode:

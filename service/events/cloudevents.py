@@ -54,16 +54,26 @@ def headers(event: OutboxEvent, *, with_content: bool = True) -> list[tuple[str,
 
 def history_record(event: OutboxEvent) -> KafkaRecord:
     """The record for the history topic: every event with its snapshot (and `changes` on updates)."""
-    return KafkaRecord(str(event.account_id).encode(), _encode(_in_read_order(event.payload)), headers(event))
+    return records(event)[0]
 
 
 def state_record(event: OutboxEvent) -> KafkaRecord:
     """The record for the compacted topic: the latest snapshot, or a tombstone once removed."""
+    return records(event)[1]
+
+
+def records(event: OutboxEvent) -> tuple[KafkaRecord, KafkaRecord]:
+    """The history record and the state record of one event, sharing their key and headers."""
     key = str(event.account_id).encode()
+    attributes = headers(event)
+    ordered = _in_read_order(event.payload)
+    history = KafkaRecord(key, _encode(ordered), attributes)
     if event.event_type == REMOVED:
-        return KafkaRecord(key, None, headers(event, with_content=False))
-    snapshot = {name: value for name, value in event.payload.items() if name != "changes"}
-    return KafkaRecord(key, _encode(_in_read_order(snapshot)), headers(event))
+        return history, KafkaRecord(key, None, [pair for pair in attributes if pair[0] != "content-type"])
+    if "changes" in ordered:
+        ordered = {name: value for name, value in ordered.items() if name != "changes"}
+        return history, KafkaRecord(key, _encode(ordered), attributes)
+    return history, KafkaRecord(key, history.value, attributes)
 
 
 def structured(event: OutboxEvent) -> bytes:

@@ -20,7 +20,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
-from service.events.cloudevents import history_record, state_record
+from service.events.cloudevents import records
 from service.events.probe import KafkaProbe
 from service.events.store import OutboxEvent
 from service.settings import Settings
@@ -154,15 +154,12 @@ class Publisher:
         return sorted({event.position for event, _ in sent})
 
     async def _send(self, producer: AIOKafkaProducer, event: OutboxEvent) -> list[asyncio.Future[Any]]:
-        futures = []
-        for topic, record in [
-            (self._settings.kafka_events_topic, history_record(event)),
-            (self._settings.kafka_state_topic, state_record(event)),
-        ]:
-            futures.append(
-                await producer.send(topic, value=record.value, key=record.key, headers=record.headers)
-            )
-        return futures
+        history, state = records(event)
+        topics = (self._settings.kafka_events_topic, self._settings.kafka_state_topic)
+        return [
+            await producer.send(topic, value=record.value, key=record.key, headers=record.headers)
+            for topic, record in zip(topics, (history, state), strict=True)
+        ]
 
     async def _watched(self, work: Coroutine[Any, Any, T]) -> T:
         """Run `work` within the publish timeout, giving up at once when the broker stops answering."""

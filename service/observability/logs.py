@@ -24,19 +24,22 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, No
 _encode = msgspec.json.Encoder(enc_hook=str).encode
 
 
+def timestamp(created: float) -> str:
+    """A record's time as every JSON line shows it: ISO 8601, milliseconds, UTC."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     """timestamp, level, logger, message, request_id, plus the record's extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "timestamp": timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
             "request_id": request_id.get(),
         }
-        if access := _access_fields(record):
-            entry["http"] = access
         for key, value in _extra_fields(record):
             if key not in entry:
                 entry[key] = redact_value(key, value)
@@ -71,20 +74,6 @@ def _extra_fields(record: logging.LogRecord) -> list[tuple[str, Any]]:
         for key, value in record.__dict__.items()
         if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
     ]
-
-
-def _access_fields(record: logging.LogRecord) -> dict[str, Any] | None:
-    """uvicorn's access log passes (client, method, path, http version, status) as arguments."""
-    if record.name != "uvicorn.access" or not isinstance(record.args, tuple) or len(record.args) != 5:
-        return None
-    client, method, path, version, status = record.args
-    return {
-        "client": client,
-        "method": method,
-        "path": redact(str(path)),
-        "version": version,
-        "status": status,
-    }
 
 
 def logging_config(level: str, fmt: str = "json") -> dict[str, Any]:

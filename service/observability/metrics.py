@@ -55,12 +55,24 @@ POLLABLE_ACCOUNTS = Gauge(
 )
 
 
+# The labelled series by (method, route, status): bounded by METHODS, the app's routes and the status
+# codes, and looked up once each instead of on every request.
+_SERIES: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+
+
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Record one answered request under its route template, never its raw path."""
-    method = method if method in METHODS else "OTHER"
-    route = route or UNMATCHED_ROUTE
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        label = method if method in METHODS else "OTHER"
+        template = route or UNMATCHED_ROUTE
+        series = (REQUESTS.labels(label, template, str(status)), LATENCY.labels(label, template))
+        if label != "OTHER":
+            # Unknown methods are the client's to invent: their series are found again each time.
+            _SERIES[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def _sample_pool(db: Database) -> None:

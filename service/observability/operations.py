@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.plugins import PluginProtocol
 
 from service.observability import metrics
+from service.observability.access import AccessLog
 from service.observability.requests import RequestContext
 from service.observability.shutdown import Drain, drain_on_sigterm
 from service.observability.tracing import Tracing
@@ -49,5 +50,12 @@ class Operations:
 
     def instrument(self, app: Litestar) -> Litestar:
         """Wrap the whole ASGI handler: app middleware would miss unmatched routes and 405s."""
-        app.asgi_handler = RequestContext(app.asgi_handler)
+        settings = self.settings
+        access_log = AccessLog(
+            settings.access_log,
+            settings.access_log_sample_rate,
+            settings.access_log_slow_seconds,
+            fmt=settings.log_format,
+        )
+        app.asgi_handler = RequestContext(app.asgi_handler, access_log)
         return app

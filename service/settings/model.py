@@ -14,7 +14,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     kafka_bootstrap_servers: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
-    web_concurrency: int = 1
+    # 0: one worker per CPU this process may use (see service.web.edge.worker_count).
+    web_concurrency: int = 0
     log_level: str = "INFO"
     # The HTTP edge: proxies whose X-Forwarded-For is believed (none by default), request head limits.
     forwarded_allow_ips: str = ""
@@ -56,6 +57,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     outbox_retention_seconds: float = 24 * 3600.0
     # Operations: log shape, shutdown timing, tracing.
     log_format: str = "json"
+    # Access lines for answers below 400 that took less than ACCESS_LOG_SLOW_SECONDS: all, sampled, off.
+    access_log: str = "all"
+    access_log_sample_rate: float = 0.01
+    access_log_slow_seconds: float = 1.0
     shutdown_drain_seconds: float = 0.0
     shutdown_timeout: int = 20
     tracing_enabled: bool = False

@@ -5,26 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
-from litestar.datastructures import MutableScopeHeaders
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Scope
+from litestar.types import Scope
+
+from service.web.headers import RawHeaders
 
 
-async def complete_allow_header(message: Message, scope: Scope) -> None:
-    """`before_send` hook: Litestar (2.25) builds a path's OPTIONS handler when the path's first
-    method is registered and never updates it, so `Allow` would miss the methods added after it."""
-    if message["type"] != "http.response.start":
-        return
-    headers = MutableScopeHeaders.from_message(message)
-    if "allow" not in headers:
-        return
+def complete_allow(headers: RawHeaders, index: int, scope: Scope) -> None:
+    """Rewrite the `Allow` header at `index`: Litestar (2.25) builds a path's OPTIONS handler when the
+    path's first method is registered and never updates it, so it would miss the methods added after."""
     methods = _route_methods(scope) if scope.get("method") == "OPTIONS" else None
     if not methods:
-        methods = {method.strip().upper() for method in headers["allow"].split(",") if method.strip()}
+        listed = headers[index][1].decode("latin-1")
+        methods = {method.strip().upper() for method in listed.split(",") if method.strip()}
     if "GET" in methods:
         # Every GET route answers HEAD too (service.web.semantics).
         methods.add("HEAD")
-    headers["allow"] = ", ".join(sorted(methods))
+    headers[index] = (b"allow", ", ".join(sorted(methods)).encode("latin-1"))
 
 
 def _route_methods(scope: Scope) -> set[str] | None:

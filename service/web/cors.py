@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.web.headers import join, response_headers
 
 OriginLookup = Callable[[str], frozenset[uuid.UUID]]
 
@@ -23,6 +24,7 @@ ALLOWED_METHODS = "GET, HEAD, POST, PATCH, DELETE, OPTIONS"
 # What the API reads from a browser; X-API-KEY is left out on purpose: keys belong in backends.
 ALLOWED_HEADERS = "Authorization, Content-Type, Accept, Idempotency-Key, If-Match, If-None-Match"
 EXPOSED_HEADERS = "ETag, Location, Link, Idempotent-Replayed, Retry-After"
+_EXPOSED = EXPOSED_HEADERS.encode()
 PREFLIGHT_MAX_AGE = "600"
 _PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 # The caller the authentication middleware set is read by its `organization_id` (this layer knows no
@@ -35,11 +37,6 @@ def _origin(scope: Scope) -> str | None:
         if name == b"origin":
             return value.decode("latin-1")
     return None
-
-
-def _add_vary(headers: MutableScopeHeaders, value: str) -> None:
-    current = headers.get("vary")
-    headers["vary"] = f"{current}, {value}" if current else value
 
 
 class CorsMiddleware:
@@ -61,11 +58,11 @@ class CorsMiddleware:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                _add_vary(headers, "Origin")
+                headers = response_headers(message)
+                join(headers, b"vary", b"Origin")
                 if origin is not None and organizations and self._caller_allowed(scope, organizations):
-                    headers["access-control-allow-origin"] = origin
-                    headers["access-control-expose-headers"] = EXPOSED_HEADERS
+                    headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+                    headers.append((b"access-control-expose-headers", _EXPOSED))
             await send(message)
 
         await self._app(scope, receive, send_with_cors)

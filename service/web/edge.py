@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import pathlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,4 +172,23 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
+        # The app's request layer writes the access log (service.observability.access).
+        "access_log": False,
     }
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on, fewer when a cgroup (v2) quota caps it below them."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = pathlib.Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def worker_count(settings: Settings) -> int:
+    """WEB_CONCURRENCY, or one worker per usable CPU when it is 0 (the default)."""
+    return settings.web_concurrency or usable_cpus()

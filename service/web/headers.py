@@ -1,15 +1,51 @@
-"""Response headers every answer carries, whichever layer produced it (routes, errors, unknown paths)."""
+"""Response headers as ASGI carries them (a list of lower-case byte pairs), for the layers around the app.
+
+The layers that wrap the whole app add a header or two to every answer; editing the raw list in place
+costs a scan of a handful of pairs, where a mapping view rebuilds and re-encodes it for each change.
+"""
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
-from litestar.types import Message, Scope
+from typing import Any
+
+from litestar.types import Message
 
 # For responses that carry a token or a secret: no cache (browser, proxy) may keep a copy.
 NO_STORE = {"Cache-Control": "no-store"}
 
+RawHeaders = list[tuple[bytes, bytes]]
 
-async def security_headers(message: Message, scope: Scope) -> None:
-    """`before_send` hook: browsers must take every body as the type it is labelled with."""
-    if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)["X-Content-Type-Options"] = "nosniff"
+
+def response_headers(message: Message) -> RawHeaders:
+    """The start message's header list, made a list in place if a sender gave another iterable."""
+    start: dict[str, Any] = message  # type: ignore[assignment]
+    headers = start.get("headers")
+    if not isinstance(headers, list):
+        headers = start["headers"] = [(bytes(name), bytes(value)) for name, value in headers or ()]
+    return headers
+
+
+def find(headers: RawHeaders, name: bytes) -> int:
+    """The index of the first `name` header (lower-case), or -1."""
+    for index, (key, _) in enumerate(headers):
+        if key == name:
+            return index
+    return -1
+
+
+def put(headers: RawHeaders, name: bytes, value: bytes) -> None:
+    """Set `name` to `value`, replacing a header of that name if there is one."""
+    index = find(headers, name)
+    if index < 0:
+        headers.append((name, value))
+    else:
+        headers[index] = (name, value)
+
+
+def join(headers: RawHeaders, name: bytes, value: bytes) -> None:
+    """Add `value` to a list-valued header (Vary, Link): after the existing values, comma-separated."""
+    index = find(headers, name)
+    if index < 0:
+        headers.append((name, value))
+    else:
+        headers[index] = (name, headers[index][1] + b", " + value)

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Response
 
+from service.web.encoded import Encoded
 from service.web.formats import Format
 
 _encode = msgspec.json.Encoder().encode
@@ -78,4 +79,4 @@ def respond(
     answer = {"Vary": "Accept", **(headers or {})}
     if tagged:
         answer.setdefault("ETag", f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"')
-    return Response(body, status_code=status, media_type=f"{fmt.value}; charset=utf-8", headers=answer)
+    return Encoded(body, status_code=status, media_type=f"{fmt.value}; charset=utf-8", headers=answer)

@@ -1,23 +1,28 @@
-"""HTTP around every handler: HEAD as GET without a body, If-None-Match → 304, the Hydra doc Link."""
+"""HTTP around every handler: HEAD as GET without a body, If-None-Match → 304, the Hydra doc Link,
+`nosniff` on every answer and a complete `Allow`."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.web.allow import complete_allow
 from service.web.contexts import DOCS_PATH
+from service.web.headers import find, join, response_headers
 
 API_DOCUMENTATION = "http://www.w3.org/ns/hydra/core#apiDocumentation"
 # A Host header that is a plain host name or address with an optional port; anything else is ignored.
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
 # What a 304 keeps of the 200 it replaces (RFC 9110, 15.4.5); the rest describes a body it has not.
 _NOT_MODIFIED_KEEPS = frozenset(
-    {"etag", "cache-control", "vary", "link", "content-location", "expires", "date"}
+    {b"etag", b"cache-control", b"vary", b"link", b"content-location", b"expires", b"date"}
 )
+# Browsers must take every body as the type it is labelled with.
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Link headers by Host: a handful of names in practice; bounded, as the Host is the client's to choose.
+_LINKS_KEPT = 64
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -51,39 +56,51 @@ class HttpSemantics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._links: dict[tuple[str, str | None], bytes] = {}
+
+    def _docs_link(self, scope: Scope) -> bytes:
+        key = (scope.get("scheme", "http"), _header(scope, b"host"))
+        link = self._links.get(key)
+        if link is None:
+            if len(self._links) >= _LINKS_KEPT:
+                self._links.clear()
+            link = self._links[key] = f'<{base_url(scope)}{DOCS_PATH}>; rel="{API_DOCUMENTATION}"'.encode()
+        return link
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        http = scope
-        head = http["method"] == "HEAD"
+        outer = scope
+        head = scope["method"] == "HEAD"
         if head:
             # A copy: the server must still know it answers a HEAD (no body, Content-Length kept).
-            http = {**http, "method": "GET"}
-        scope = http
-        api = is_api(scope["path"])
-        validator = _header(scope, b"if-none-match") if http["method"] == "GET" else None
-        if not (head or api or validator):
-            await self.app(scope, receive, send)
-            return
-        state: dict[str, Any] = {"empty": head}
-        link = f'<{base_url(scope)}{DOCS_PATH}>; rel="{API_DOCUMENTATION}"' if api else None
+            scope = {**scope, "method": "GET"}
+        link = self._docs_link(scope) if is_api(scope["path"]) else None
+        validator = _header(scope, b"if-none-match") if scope["method"] == "GET" else None
+        empty = head
 
         async def answer(message: Message) -> None:
+            nonlocal empty
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
+                headers = response_headers(message)
+                headers.append(_NOSNIFF)
                 if link is not None:
-                    existing = headers.get("link")
-                    headers["link"] = f"{existing}, {link}" if existing else link
-                etag = headers.get("etag")
-                if validator and etag and message["status"] == 200 and etag_matches(validator, etag):
+                    join(headers, b"link", link)
+                if (allow := find(headers, b"allow")) >= 0:
+                    complete_allow(headers, allow, scope)
+                tag = find(headers, b"etag") if validator and message["status"] == 200 else -1
+                if tag >= 0 and etag_matches(validator or "", headers[tag][1].decode("latin-1")):
                     message["status"] = 304
-                    for name in {key.lower() for key in headers.keys()} - _NOT_MODIFIED_KEEPS:  # noqa: SIM118
-                        del headers[name]
-                    state["empty"] = True
-            elif message["type"] == "http.response.body" and state["empty"]:
+                    headers[:] = [pair for pair in headers if pair[0] in _NOT_MODIFIED_KEEPS]
+                    empty = True
+            elif message["type"] == "http.response.body" and empty:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app(scope, receive, answer)
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            if head:
+                # The outer layers (metrics) read the route the router matched.
+                outer["path_template"] = scope.get("path_template")

@@ -130,7 +130,7 @@ def test_the_running_api_logs_json_with_request_ids_and_no_secrets(settings: Set
         assert {"timestamp", "level", "logger", "message", "request_id"} <= entry.keys()
     output = "\n".join(api.lines)
     assert CANARY not in output
-    access = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
+    access = [entry for entry in entries if entry["logger"] == "service.access"]
     by_id = {entry["request_id"]: entry for entry in access}
     assert by_id["login-attempt-1"]["http"]["status"] == 401
     assert by_id[bearer.headers["X-Request-ID"]]["http"]["path"] == "/api/clients"

@@ -48,7 +48,7 @@ def _failed_login(http: httpx.Client, forwarded_for: str) -> int:
 
 def _access_clients(api: ApiProcess) -> set[str]:
     entries = [json.loads(line) for line in api.lines if line.startswith("{")]
-    access = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
+    access = [entry for entry in entries if entry["logger"] == "service.access"]
     return {entry["http"]["client"].rsplit(":", 1)[0] for entry in access}
 
 

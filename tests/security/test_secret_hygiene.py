@@ -138,7 +138,7 @@ async def test_the_canary_credential_stays_secret_end_to_end(
     for response in responses:
         assert not _leaks(response.text), (response.request.method, response.request.url, response.text)
         assert not _leaks(str(response.headers.raw)), response.request.url
-    access = [line for line in api.lines if '"uvicorn.access"' in line]
+    access = [line for line in api.lines if '"service.access"' in line]
     assert len(access) >= len(responses), "every request is in the access log"
     for process, name in ((api, "api"), (relay, "relay")):
         assert process.lines, f"{name} logged nothing"

@@ -31,7 +31,9 @@ def test_wrong_type_is_named() -> None:
     ("variable", "value"),
     [
         ("PORT", "0"),
-        ("WEB_CONCURRENCY", "0"),
+        ("WEB_CONCURRENCY", "-1"),
+        ("ACCESS_LOG", "some"),
+        ("ACCESS_LOG_SAMPLE_RATE", "1.5"),
         ("DB_POOL_MAX_SIZE", "0"),
         ("DB_ACQUIRE_TIMEOUT", "-1"),
         ("LOG_LEVEL", "LOUD"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.accounts.representation import COLLECTION_IRI, RESOURCE
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch
-from service.web.linked_data import LinkedResource
+from service.web.linked_data import SCHEMA_NAME, LinkedResource
 
 ACCOUNT = LinkedResource(
     RESOURCE,
@@ -15,6 +15,7 @@ ACCOUNT = LinkedResource(
     update=AccountPatch,
     deletable=True,
     links={"client": "Client", "integration": "Integration"},
+    iris={"name": SCHEMA_NAME},
 )
 ACCOUNT_CREDENTIALS = LinkedResource(
     "AccountCredentials",

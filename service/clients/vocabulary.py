@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.clients.representation import COLLECTION_IRI, RESOURCE, ClientView
 from service.clients.schema import ClientCreate, ClientPatch
-from service.web.linked_data import LinkedResource
+from service.web.linked_data import SCHEMA_NAME, LinkedResource
 
 CLIENT = LinkedResource(
     RESOURCE,
@@ -14,4 +14,5 @@ CLIENT = LinkedResource(
     create=ClientCreate,
     update=ClientPatch,
     deletable=True,
+    iris={"name": SCHEMA_NAME},
 )

@@ -111,7 +111,11 @@ def test_fields_carry_types_references_and_access(served: Served) -> None:
     assert required == {"name", "integration", "credentials"}
     assert "credentials" in accounts["writable"] and "credentials" not in accounts["readable"]
     assert "version" in accounts["readable"] and "version" not in accounts["writable"]
-    assert fields["name"]["id"] == f"{served.base_url}/api/docs.jsonld#Account/name"
+    assert fields["version"]["id"] == f"{served.base_url}/api/docs.jsonld#Account/version"
+    # Names are schema.org's: API Platform Admin labels references (a client, an integration) by them.
+    for resource in ("accounts", "clients", "integrations"):
+        named = {field["name"]: field["id"] for field in resources[resource]["fields"]}
+        assert named["name"] == "https://schema.org/name", resource
     integrations = {field["name"]: field for field in resources["integrations"]["fields"]}
     assert integrations["available"]["type"] == "boolean"
     assert resources["integrations"]["writable"] == []
@@ -136,3 +140,4 @@ def test_with_a_token_the_parser_reads_every_filter(served: Served) -> None:
     status = next(p for p in resources["accounts"]["parameters"] if p["variable"] == "status[]")
     assert status["range"] == "http://www.w3.org/2001/XMLSchema#string"
     assert status["required"] is False
+

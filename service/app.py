@@ -47,6 +47,7 @@ from service.web.cors import CorsMiddleware
 from service.web.discovery import discovery_handlers
 from service.web.docs_ui import OfflineSwaggerPlugin
 from service.web.linked_data import LinkedResource
+from service.web.openapi_rebased import RebasedOpenAPIPlugin
 from service.web.problems import exception_handlers
 from service.web.semantics import HttpSemantics
 from service.webhooks.delivery_routes import WebhookDeliveryController
@@ -217,8 +218,9 @@ def create_app(
                     ),
                 }
             ),
-            # Served with the app's own assets: the docs render offline (no CDN).
-            render_plugins=[OfflineSwaggerPlugin()],
+            # Served with the app's own assets: the docs render offline (no CDN). The rebased document
+            # is for clients that resolve every path against the first server (api-doc-parser).
+            render_plugins=[OfflineSwaggerPlugin(), RebasedOpenAPIPlugin()],
             webhooks=dict(webhooks_section()),
         ),
         debug=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.accounts.representation import COLLECTION_IRI, RESOURCE
 from service.accounts.schema import Account, AccountCreate, AccountCredentials, AccountPatch
-from service.web.linked_data import LinkedResource, editable
+from service.web.linked_data import SCHEMA_NAME, LinkedResource, editable
 
 ACCOUNT = editable(
     RESOURCE,
@@ -12,6 +12,7 @@ ACCOUNT = editable(
     "A connected account (a WhatsApp number, a LinkedIn login, …) of one client.",
     (Account, AccountCreate, AccountPatch),
     {"client": "Client", "integration": "Integration"},
+    iris={"name": SCHEMA_NAME},
 )
 ACCOUNT_CREDENTIALS = LinkedResource(
     "AccountCredentials",

@@ -60,7 +60,7 @@ def _context(base_url: str) -> list[dict[str, Any]]:
 def _supported_property(resource: LinkedResource, prop: Property) -> dict[str, Any]:
     name = resource.short_name
     described: dict[str, Any] = {
-        "@id": f"#{name}/{prop.name}",
+        "@id": prop.iri or f"#{name}/{prop.name}",
         "@type": "Link" if prop.link else "rdf:Property",
         "label": prop.name,
         "domain": f"#{name}",

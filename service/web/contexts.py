@@ -66,7 +66,7 @@ def resource_context(base_url: str, resource: LinkedResource) -> dict[str, Any]:
     """Every property as `ShortName/property`; links typed `@id`, objects and lists kept as JSON."""
     context = base_context(base_url) | COLLECTION_TERMS
     for prop in resource.properties():
-        term = f"{resource.short_name}/{prop.name}"
+        term = prop.iri or f"{resource.short_name}/{prop.name}"
         if prop.link is not None:
             context[prop.name] = {"@id": term, **_ID}
         elif prop.literal:

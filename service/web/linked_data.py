@@ -25,6 +25,8 @@ _SCALARS: dict[type[mi.Type], str] = {
     mi.UUIDType: "xsd:string",
 }
 _FORMATS = {"date-time": "xsd:dateTime", "uri": "xsd:anyURI"}
+# The name of a thing, as schema.org says it: API Platform Admin labels references by this property.
+SCHEMA_NAME = "https://schema.org/name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Property:
     description: str | None = None
     link: str | None = None
     listed: bool = False
+    iri: str | None = None
 
     @property
     def literal(self) -> bool:
@@ -51,7 +54,8 @@ class LinkedResource:
     """An API resource: `read` is its plain-JSON shape, `create`/`update` the bodies it accepts.
 
     `collection` is its collection IRI (None: no collection, e.g. a sub-resource); `links` maps a field
-    holding another resource's IRI to that resource's short name."""
+    holding another resource's IRI to that resource's short name; `iris` gives a field a well-known
+    property IRI instead of the API's own term (API Platform's `ApiProperty(iris: …)`)."""
 
     short_name: str
     read: type[msgspec.Struct]
@@ -62,6 +66,7 @@ class LinkedResource:
     update_media_type: str = "application/merge-patch+json"
     deletable: bool = False
     links: Mapping[str, str] = field(default_factory=dict)
+    iris: Mapping[str, str] = field(default_factory=dict)
 
     def properties(self) -> list[Property]:
         """Readable fields first (in the read shape's order), then write-only ones."""
@@ -84,6 +89,7 @@ class LinkedResource:
                     description=_description(info.type),
                     link=link,
                     listed=isinstance(_unwrap(info.type)[0], mi.ListType),
+                    iri=self.iris.get(name),
                 )
             )
         return found
@@ -93,13 +99,27 @@ Shapes = tuple[type[msgspec.Struct], type[msgspec.Struct], type[msgspec.Struct]]
 
 
 def editable(
-    short_name: str, collection: str, description: str, shapes: Shapes, links: Mapping[str, str] | None = None
+    short_name: str,
+    collection: str,
+    description: str,
+    shapes: Shapes,
+    links: Mapping[str, str] | None = None,
+    *,
+    iris: Mapping[str, str] | None = None,
 ) -> LinkedResource:
     """A resource with a collection whose members callers create, patch and delete; `shapes` is
     (read, create, update)."""
     read, create, update = shapes
     return LinkedResource(
-        short_name, read, description, collection, create, update, deletable=True, links=dict(links or {})
+        short_name,
+        read,
+        description,
+        collection,
+        create,
+        update,
+        deletable=True,
+        links=dict(links or {}),
+        iris=dict(iris or {}),
     )
 
 

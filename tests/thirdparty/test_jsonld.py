@@ -63,7 +63,7 @@ def assert_keys_are_iris(expanded: Any) -> None:
         if expanded.get("@type") == "@json":
             return
         for key, value in expanded.items():
-            assert key.startswith(("@", "http://")), f"{key} was not mapped to an IRI"
+            assert key.startswith(("@", "http://", "https://")), f"{key} was not mapped to an IRI"
             assert_keys_are_iris(value)
 
 

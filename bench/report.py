@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 Results = Mapping[str, Any]
+# Targets of the issue: the write ratios hold from this many concurrent writers, the service beats the
+# peer on these scenarios by this factor, and worker RSS is flat within this share over this long.
+MIN_WRITERS = 8
+PEER_JUDGED = ("GET item", "POST")
+PEER_FACTOR = 5.0
+FLAT = 0.02
+SOAK_MINUTES = 10
 
 
 def ms(seconds: float | None) -> str:
@@ -66,21 +73,86 @@ def _ratio_target(results: Results, name: str, baseline: str, floor: float) -> T
     )
 
 
+def _writers_target(results: Results, name: str) -> Target:
+    """A write ratio holds only when the closed loop had at least MIN_WRITERS concurrent writers."""
+    target = _ratio_target(results, name, "B2", 0.9)
+    writers = results["meta"].get("connections", 0)
+    if target.met is None or writers >= MIN_WRITERS:
+        return Target(f"{target.name}, {writers} concurrent writers", target.figure, target.met)
+    return Target(f"{target.name}, {MIN_WRITERS}+ concurrent writers", f"only {writers} writers", None)
+
+
+def _cpu(scenario: Mapping[str, Any], roles: tuple[str, ...] | None = None) -> float:
+    """CPU seconds per 2xx answer: all the scenario's server processes, or only `roles`."""
+    closed = scenario["closed"]
+    if roles is None:
+        return float(closed["cpu_per_request"])
+    return float(sum(closed["cpu_by_role"].get(r, 0.0) for r in roles) / max(closed["ok"], 1))
+
+
+def _page_cpu_targets(results: Results) -> list[Target]:
+    item = _scenario(results, "GET item")
+    found = []
+    for name in ("GET first page", "GET first page (cursor)"):
+        page = _scenario(results, name)
+        title = f"{name} CPU per request ≤ 2 × GET item's"
+        if item is None or page is None:
+            found.append(Target(title, "–", None))
+            continue
+        share = _cpu(page) / _cpu(item)
+        found.append(
+            Target(
+                title, f"{_cpu(page) * 1000:.2f} vs {_cpu(item) * 1000:.2f} ms = {ratio(share)}", share <= 2
+            )
+        )
+    return found
+
+
+def peer_pairs(results: Results) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(the service's scenario, the peer's) for each scenario the peer was measured on."""
+    pairs = []
+    for peer in results["scenarios"]:
+        mine = _scenario(results, peer["peer_of"]) if peer.get("peer_of") else None
+        if mine is not None:
+            pairs.append((mine, peer))
+    return pairs
+
+
+def _peer_targets(results: Results) -> list[Target]:
+    """≥ 5 × the peer: in throughput, and in CPU per request of all the server processes."""
+    measured = {mine["name"]: (mine, peer) for mine, peer in peer_pairs(results)}
+    found = []
+    for name in PEER_JUDGED:
+        title = f"{name} ≥ {PEER_FACTOR:g} × the FastAPI peer (throughput and CPU per request)"
+        if name not in measured:
+            found.append(Target(title, "–", None))
+            continue
+        mine, peer = measured[name]
+        speed = mine["closed"]["rps"] / max(peer["closed"]["rps"], 1e-9)
+        thrift = _cpu(peer) / max(_cpu(mine), 1e-12)
+        found.append(
+            Target(
+                title,
+                f"{rate(mine['closed']['rps'])} vs {rate(peer['closed']['rps'])} = {ratio(speed)}; CPU "
+                f"{_cpu(mine) * 1000:.2f} vs {_cpu(peer) * 1000:.2f} ms/req = {ratio(thrift)}",
+                speed >= PEER_FACTOR and thrift >= PEER_FACTOR,
+            )
+        )
+    return found
+
+
 def targets(results: Results, reference: Results | None) -> list[Target]:
     """Each target of the issue, with the figure that decides it."""
-    found = [
-        _ratio_target(results, "GET item", "B1", 0.6),
-        _ratio_target(results, "POST", "B2", 0.6),
-        _ratio_target(results, "PATCH", "B2", 0.6),
-    ]
+    found = [_ratio_target(results, "GET item", "B1", 0.8), *_page_cpu_targets(results)]
+    found += [_writers_target(results, "POST"), _writers_target(results, "PATCH"), *_peer_targets(results)]
     relay, b3 = results.get("relay"), results.get("b3")
     write_rate = max(_closed_rps(results, "POST") or 0.0, _closed_rps(results, "PATCH") or 0.0)
     if relay and b3:
         found.append(
             Target(
-                "relay drain ≥ 0.5 × B3",
+                "relay drain ≥ 0.8 × B3",
                 f"{rate(relay['rate'])} vs {rate(b3['rate'])} = {ratio(relay['rate'] / b3['rate'])}",
-                relay["rate"] >= 0.5 * b3["rate"],
+                relay["rate"] >= 0.8 * b3["rate"],
             )
         )
     if relay and write_rate:
@@ -93,7 +165,13 @@ def targets(results: Results, reference: Results | None) -> list[Target]:
         )
     if latency := results.get("latency"):
         found.append(Target("event latency p50 ≤ 10 ms", ms(latency["p50"]), latency["p50"] <= 0.010))
-        found.append(Target("event latency p99 ≤ 100 ms", ms(latency["p99"]), latency["p99"] <= 0.100))
+        found.append(
+            Target(
+                "commit → Kafka ack p99 ≤ 25 ms at half the write rate",
+                f"{ms(latency['p99'])} at {rate(latency['write_rate'])} PATCHes",
+                latency["p99"] <= 0.025,
+            )
+        )
     found += _scale_targets(results, reference)
     found += _depth_targets(results)
     if outbox := results.get("outbox"):
@@ -113,18 +191,18 @@ def targets(results: Results, reference: Results | None) -> list[Target]:
     if memory := results.get("memory"):
         found.append(
             Target(
-                "API worker RSS ≤ 150 MB",
+                "API worker RSS ≤ 100 MiB",
                 mib(memory["peak_worker_rss"]),
-                memory["peak_worker_rss"] <= 150 * 10**6,
+                memory["peak_worker_rss"] <= 100 * 2**20,
             )
         )
-        found.append(
-            Target(
-                f"API worker RSS grows < 5 % over {memory['seconds'] / 60:.0f} min",
-                f"{memory['growth'] * 100:+.1f} % ({mib(memory['start_rss'])} → {mib(memory['end_rss'])})",
-                memory["growth"] < 0.05,
-            )
-        )
+        figure = f"{memory['growth'] * 100:+.1f} % ({mib(memory['start_rss'])} → {mib(memory['end_rss'])})"
+        title = f"API worker RSS flat (grows ≤ {FLAT * 100:g} %) over {SOAK_MINUTES} min"
+        if memory["seconds"] < SOAK_MINUTES * 60:
+            figure += f" over a {memory['seconds'] / 60:.1f}-minute run only"
+            found.append(Target(title, figure, None))
+        else:
+            found.append(Target(title, figure, memory["growth"] <= FLAT))
     return found
 
 
@@ -185,7 +263,42 @@ def _scale_targets(results: Results, reference: Results | None) -> list[Target]:
     return found
 
 
-def markdown(results: Results, reference: Results | None = None) -> str:
+def _peer_section(results: Results) -> list[str]:
+    pairs = peer_pairs(results)
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "## The FastAPI peer",
+        "",
+        "The same endpoints written as a FastAPI + SQLAlchemy 2 (async, asyncpg) + pydantic v2 + PyJWT "
+        "team would (`bench/peer/`), under uvicorn with the same worker count, measured in the same "
+        "interleaved turns as the service. CPU per request: all server processes (app workers, "
+        "PostgreSQL, Kafka, relay), and the app's processes alone.",
+        "",
+        "| scenario | service max rps | peer max rps | ratio | service CPU ms/req (all · app) "
+        "| peer CPU ms/req (all · app) | CPU ratio (all · app) | p99 service / peer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mine, peer in pairs:
+        all_mine, all_peer = _cpu(mine), _cpu(peer)
+        app_mine, app_peer = _cpu(mine, ("api",)), _cpu(peer, ("peer",))
+        p99 = (
+            f"{ms(mine['open']['p99'])} / {ms(peer['open']['p99'])}"
+            if mine.get("open") and peer.get("open")
+            else "–"
+        )
+        lines.append(
+            f"| {mine['name']} | {rate(mine['closed']['rps'])} | {rate(peer['closed']['rps'])} "
+            f"| {ratio(mine['closed']['rps'] / max(peer['closed']['rps'], 1e-9))} "
+            f"| {all_mine * 1000:.2f} · {app_mine * 1000:.2f} "
+            f"| {all_peer * 1000:.2f} · {app_peer * 1000:.2f} "
+            f"| {ratio(all_peer / max(all_mine, 1e-12))} · {ratio(app_peer / max(app_mine, 1e-12))} | {p99} |"
+        )
+    return lines
+
+
+def markdown(results: Results, reference: Results | None = None, chart: str | None = None) -> str:
     meta = results["meta"]
     lines = [
         f"# Benchmark — {meta['date']}, {meta['scale']} accounts{' (quick run)' if meta['quick'] else ''}",
@@ -233,8 +346,9 @@ def markdown(results: Results, reference: Results | None = None) -> str:
     ]
     for s in results["scenarios"]:
         closed, opened = s["closed"], s.get("open") or {}
-        base = _closed_rps(results, s["baseline"]) if s.get("baseline") else None
-        vs = f"{ratio(closed['rps'] / base)} {s['baseline']}" if base else "–"
+        compared = s.get("baseline") or s.get("peer_of")
+        base = _closed_rps(results, compared) if compared else None
+        vs = f"{ratio(closed['rps'] / base)} {compared}" if base else "–"
         roles = closed["cpu_by_role"]
         parts = "·".join(f"{roles.get(r, 0) * 1000 / max(closed['ok'], 1):.2f}" for r in s["cpu_roles"])
         lines.append(
@@ -243,6 +357,9 @@ def markdown(results: Results, reference: Results | None = None) -> str:
             f"| {ms(opened.get('p99'))} | {closed['cpu_per_request'] * 1000:.2f} ({parts}) "
             f"| {closed['loadgen_cpu_per_request'] * 1000:.2f} | {closed['ok_share'] * 100:.1f} % |"
         )
+    if chart:
+        lines += ["", f"![Throughput beside baselines and peer, and latencies]({chart})"]
+    lines += _peer_section(results)
     if mixed := results.get("mixed_parts"):
         lines += [
             "",
@@ -326,15 +443,19 @@ def markdown(results: Results, reference: Results | None = None) -> str:
 
 
 def main() -> None:
-    """Render a results JSON again (`python -m bench.report RESULTS.json [REFERENCE.json]`)."""
+    """Render a results JSON again, table and chart (`python -m bench.report RESULTS.json [REF.json]`)."""
     import json
     import sys
     from pathlib import Path
 
+    from bench.chart import render
+
     path = Path(sys.argv[1])
     results = json.loads(path.read_text())
     reference = json.loads(Path(sys.argv[2]).read_text()) if len(sys.argv) > 2 else None
-    path.with_suffix(".md").write_text(markdown(results, reference))
+    chart = path.with_suffix(".svg")
+    path.with_suffix(".md").write_text(markdown(results, reference, chart=chart.name))
+    render(results, chart)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 
 Results = Mapping[str, Any]
 SERVICE, BASELINE, PEER = "#1f77b4", "#9a9a9a", "#ff7f0e"
+_LABEL: dict[str, Any] = {"textcoords": "offset points", "va": "center", "fontsize": 7}
 
 
 def _groups(results: Results) -> list[tuple[str, float, float | None, float | None]]:
@@ -46,7 +47,7 @@ def render(results: Results, path: Path) -> Path:
             if value is None:
                 continue
             top.barh(y + offset, value, height, color=colour)
-            top.text(value, y + offset, f" {value:,.0f}", va="center", fontsize=7)
+            top.annotate(f"{value:,.0f}", (value, y + offset), xytext=(3, 0), **_LABEL)
     top.set_yticks(range(len(groups)), [g[0] for g in reversed(groups)], fontsize=8)
     top.set_xlabel("max throughput, 2xx answers/s (closed loop)")
     top.bar(0, 0, color=SERVICE, label="service")
@@ -62,7 +63,7 @@ def render(results: Results, path: Path) -> Path:
         bottom.plot([p50, p99], [y, y], color=colour, linewidth=2)
         bottom.plot([p50], [y], "o", color=colour)
         bottom.plot([p99], [y], "D", color=colour)
-        bottom.text(p99, y, f"  p50 {p50:.1f} / p99 {p99:.1f} ms", va="center", fontsize=7)
+        bottom.annotate(f"p50 {p50:.1f} / p99 {p99:.1f} ms", (p99, y), xytext=(7, 0), **_LABEL)
     bottom.set_yticks(range(len(timed)), [s["name"] for s in reversed(timed)], fontsize=8)
     bottom.set_xscale("log")
     bottom.margins(x=0.25)

@@ -45,6 +45,12 @@ MIN_WRITERS = 8
 # A closed loop with fewer 2xx answers than this share is broken (a server error, a wrong request), not slow.
 MIN_OK_SHARE = 0.5
 RESULTS = ROOT / "bench" / "results"
+# What --only can name: the scenarios, and the phases that are not scenarios.
+ONLY_CHOICES = frozenset(
+    {"B1", "B2", "GET item", "GET first page", "GET deep page", "GET first page (cursor)"}
+    | {"GET deep page (cursor)", "POST", "PATCH", "DELETE", "mixed dashboard", *PEERS}
+    | {"query cost", "latency", "relay", "soak"}
+)
 MIXED = (("GET first page", 0.40), ("GET item", 0.40), ("PATCH", 0.15), ("POST", 0.05))
 # A baseline and the scenarios judged against it take turns in this many slices of their closed loops,
 # so that they meet the same ups and downs of the machine (CPU steal, other work) rather than each its own.
@@ -151,6 +157,8 @@ class Bench:
         self.results: dict[str, Any] = {"scenarios": [], "notes": []}
         self.reference = self._reference()
         self.only = set(args.only.split(",")) if args.only else None
+        if self.only and (unknown := self.only - ONLY_CHOICES):
+            raise SystemExit(f"--only: unknown {sorted(unknown)}; choose from {sorted(ONLY_CHOICES)}")
 
     def _reference(self) -> dict[str, Any] | None:
         path = self.args.reference

@@ -8,8 +8,9 @@ from typing import Any
 
 from bench.chart import render
 from bench.oha import parse
-from bench.report import markdown, targets
+from bench.report import markdown
 from bench.seed import parse_scale
+from bench.targets import targets
 
 
 def _oha_report(**statuses: int) -> dict[str, Any]:

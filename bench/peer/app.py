@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.peer.auth import CUSTOMER, OWNER, VIEWER, WORKER, Principal, require_roles
-from bench.peer.config import Config, get_config
+from bench.peer.config import Config, current_config, get_config
 from bench.peer.db import get_session, make_engine, make_sessions
 from bench.peer.models import Account, Client, OutboxEvent
 from bench.peer.schemas import AccountCreate, AccountDocument, AccountFields
@@ -29,7 +29,8 @@ class JSONLDResponse(JSONResponse):
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    engine = make_engine(get_config())
+    app.state.config = get_config()
+    engine = make_engine(app.state.config)
     app.state.sessions = make_sessions(engine)
     yield
     await engine.dispose()
@@ -40,7 +41,7 @@ app = FastAPI(title="accounts (peer)", lifespan=lifespan, default_response_class
 Session = Annotated[AsyncSession, Depends(get_session)]
 Reader = Annotated[Principal, Depends(require_roles(OWNER, VIEWER, CUSTOMER, WORKER))]
 Writer = Annotated[Principal, Depends(require_roles(OWNER, CUSTOMER))]
-Settings = Annotated[Config, Depends(get_config)]
+Settings = Annotated[Config, Depends(current_config)]
 
 
 def _not_found() -> HTTPException:

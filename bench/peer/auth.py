@@ -12,7 +12,7 @@ import jwt
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bench.peer.config import Config, get_config
+from bench.peer.config import Config, current_config
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "roles"]
 LEEWAY_SECONDS = 10
@@ -71,7 +71,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
 
 async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    config: Annotated[Config, Depends(get_config)],
+    config: Annotated[Config, Depends(current_config)],
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("JWT Token not found")

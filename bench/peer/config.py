@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.engine import URL, make_url
 
 from service.accounts.keyring import load_cipher
@@ -38,6 +39,12 @@ def sqlalchemy_url(dsn: str) -> URL:
     if port is not None:
         url = url.set(port=int(str(port)))
     return url
+
+
+async def current_config(request: Request) -> Config:
+    """The dependency: the configuration the app loaded at start-up (no thread-pool hop per request)."""
+    config: Config = request.app.state.config
+    return config
 
 
 @lru_cache

@@ -166,6 +166,9 @@ class Bench:
             smaller = []
             for candidate in sorted(self.args.out.glob("*.json")):
                 data = json.loads(candidate.read_text())
+                # The same folder holds other harnesses' results (bench.fleet): only this one's count.
+                if "scenarios" not in data or "accounts" not in data.get("meta", {}):
+                    continue
                 if data["meta"]["accounts"] < self.accounts and not data["meta"]["quick"]:
                     smaller.append((data["meta"]["date"], data))
             return max(smaller, key=lambda item: item[0])[1] if smaller else None

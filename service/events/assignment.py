@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder(AccountChange).decode
 _REMOVED = REMOVED.encode()
 _FETCH_TIMEOUT_MS = 200
+# Records per round. aiokafka unpacks a fetch lazily, so this bounds the record objects alive at once:
+# by the thousand they outlive the young generations, and their promotion triggers full collections
+# that walk every owned account. Short rounds also let the fetcher refill drained partitions sooner.
+_ROUND_RECORDS = 200
 _TOPIC_WAIT = 1.0
 
 
@@ -123,7 +127,7 @@ class AccountAssignment:
 
     async def _round(self) -> None:
         epoch = self._epoch
-        batch = await self._consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS)
+        batch = await self._consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS, max_records=_ROUND_RECORDS)
         async with self._lock:
             if self._failure is not None:
                 raise self._failure

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 from service.events.cloudevents import REMOVED, record_at
 from service.events.schema import AccountChange
@@ -150,6 +150,8 @@ class AccountEventConsumer:
         self._committed: dict[TopicPartition, int] = {}
         self._start = start
         self._group_id = group_id
+        # Set once the group has given this member its first assignment (possibly empty).
+        self._joined = asyncio.Event()
         # Subscribed only once the topics exist: asking a broker about a missing topic can create it
         # with the broker's defaults (an uncompacted state topic), before the relay creates it right.
         self._consumer = AIOKafkaConsumer(
@@ -178,14 +180,17 @@ class AccountEventConsumer:
                 log.info("waiting for the topics to be created", extra={"topics": sorted(missing)})
                 announced = True
             await asyncio.sleep(1.0)
+        if self._group_id is not None:
+            self._consumer.subscribe(self._topics, listener=_Joined(self._joined))
+            return
         self._consumer.subscribe(self._topics)
-        if self._group_id is None:
-            # Without a group every partition is assigned to us shortly after subscribing; aiokafka
-            # offers nothing to wait on.
-            while not self._consumer.assignment():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            if isinstance(self._start, int):
-                await self._seek_to_time(self._start)
+        # Without a group every partition is assigned to us shortly after subscribing, a topic at a
+        # time as the metadata names it; aiokafka offers nothing to wait on.
+        while {tp.topic for tp in self._consumer.assignment()} != set(self._topics):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        self._joined.set()
+        if isinstance(self._start, int):
+            await self._seek_to_time(self._start)
 
     async def stop(self) -> None:
         """Commit what was handled (with a group), then disconnect."""
@@ -255,6 +260,8 @@ class AccountEventConsumer:
         return event
 
     async def _end_offsets(self) -> dict[TopicPartition, int]:
+        # With a group, the assignment is empty until the member has joined.
+        await self._joined.wait()
         partitions = list(self._consumer.assignment())
         return dict(await self._consumer.end_offsets(partitions)) if partitions else {}
 
@@ -263,3 +270,16 @@ class AccountEventConsumer:
             if await self._consumer.position(tp) < end:
                 return True
         return False
+
+
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Sets `joined` when the group assigns this member its partitions (none is an answer too)."""
+
+    def __init__(self, joined: asyncio.Event) -> None:
+        self._joined = joined
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._joined.set()

@@ -7,7 +7,9 @@ from typing import Any
 import msgspec
 
 
-class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+# Untracked by the cycle collector (`gc=False`): decoded JSON holds no cycles, and a member keeps one per
+# owned account, which every full collection would otherwise walk.
+class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel", gc=False):
     """An account as the REST API shows it in plain JSON (same fields, same order), never credentials.
 
     New fields are added with defaults and unknown ones are ignored, so producers and consumers of
@@ -32,7 +34,7 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     updated_at: str | None = None
 
 
-class AccountChange(AccountSnapshot, frozen=True, kw_only=True, rename="camel"):
+class AccountChange(AccountSnapshot, frozen=True, kw_only=True, rename="camel", gc=False):
     """The value on the history topic: the snapshot, plus the changed field names of an update."""
 
     changes: list[str] = msgspec.field(default_factory=list)

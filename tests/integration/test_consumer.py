@@ -107,6 +107,37 @@ async def test_an_event_whose_handling_failed_is_offered_again(relay_settings: S
         assert [e.version async for e in second.events(until_end=True)] == [2, 3]
 
 
+async def test_reading_to_the_end_with_a_group_waits_for_the_group_to_assign_partitions(
+    topics: Settings,
+) -> None:
+    account = uuid.uuid4()
+    await _produce(topics, [_event(account, 1), _event(account, 2)])
+    group = f"g-{uuid.uuid4().hex}"
+    servers, names = topics.kafka_bootstrap_servers, [topics.kafka_events_topic]
+
+    # Right after start the member has not joined yet: its assignment is empty, not its end.
+    async with AccountEventConsumer(servers, names, group_id=group) as consumer:
+        got = [e.version async for e in consumer.events(until_end=True)]
+    assert got == [1, 2]
+
+
+async def test_kafka_settled_waits_for_an_open_transaction(topics: Settings) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=topics.kafka_bootstrap_servers, transactional_id=f"{uuid.uuid4().hex}"
+    )
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        record = history_record(_event(uuid.uuid4(), 1))
+        await producer.send_and_wait(topics.kafka_state_topic, record.value, key=record.key)
+        with pytest.raises(AssertionError, match="not met"):
+            await kafka_settled(topics, timeout=1.0)
+        await producer.commit_transaction()
+        await kafka_settled(topics)
+    finally:
+        await producer.stop()
+
+
 async def test_the_compacted_topic_rebuilds_exactly_the_live_account_set(
     relay_settings: Settings, conn: asyncpg.Connection, tenant: Tenant
 ) -> None:

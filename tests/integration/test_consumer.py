@@ -108,12 +108,12 @@ async def test_an_event_whose_handling_failed_is_offered_again(relay_settings: S
 
 
 async def test_reading_to_the_end_with_a_group_waits_for_the_group_to_assign_partitions(
-    topics: Settings,
+    relay_settings: Settings,
 ) -> None:
     account = uuid.uuid4()
-    await _produce(topics, [_event(account, 1), _event(account, 2)])
+    await _produce(relay_settings, [_event(account, 1), _event(account, 2)])
     group = f"g-{uuid.uuid4().hex}"
-    servers, names = topics.kafka_bootstrap_servers, [topics.kafka_events_topic]
+    servers, names = relay_settings.kafka_bootstrap_servers, [relay_settings.kafka_events_topic]
 
     # Right after start the member has not joined yet: its assignment is empty, not its end.
     async with AccountEventConsumer(servers, names, group_id=group) as consumer:
@@ -121,19 +121,19 @@ async def test_reading_to_the_end_with_a_group_waits_for_the_group_to_assign_par
     assert got == [1, 2]
 
 
-async def test_kafka_settled_waits_for_an_open_transaction(topics: Settings) -> None:
+async def test_kafka_settled_waits_for_an_open_transaction(relay_settings: Settings) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=topics.kafka_bootstrap_servers, transactional_id=f"{uuid.uuid4().hex}"
+        bootstrap_servers=relay_settings.kafka_bootstrap_servers, transactional_id=f"{uuid.uuid4().hex}"
     )
     await producer.start()
     try:
         await producer.begin_transaction()
         record = history_record(_event(uuid.uuid4(), 1))
-        await producer.send_and_wait(topics.kafka_state_topic, record.value, key=record.key)
+        await producer.send_and_wait(relay_settings.kafka_state_topic, record.value, key=record.key)
         with pytest.raises(AssertionError, match="not met"):
-            await kafka_settled(topics, timeout=1.0)
+            await kafka_settled(relay_settings, timeout=1.0)
         await producer.commit_transaction()
-        await kafka_settled(topics)
+        await kafka_settled(relay_settings)
     finally:
         await producer.stop()
 

@@ -6,3 +6,5 @@ from typing import Literal
 
 EventType = Literal["account.connected", "account.updated", "account.removed"]
 CHANNEL = "accounts_outbox"
+# "outbox-w": held by the relay while it waits for work; writers notify CHANNEL only then (migration 0011).
+WAITING_LOCK = 0x6F7574626F782D77

@@ -30,6 +30,8 @@ _MAX_BACKOFF = 5.0
 _RECONNECT_DELAY = 1.0
 _CONNECT_TIMEOUT = 10.0
 _QUERY_TIMEOUT = 30.0
+# How soon the relay looks again when writes are in flight and no batch window is set.
+_RECHECK = 0.002
 
 
 class Relay:
@@ -109,23 +111,18 @@ class Relay:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    def woken(self) -> bool:
-        """Whether a NOTIFY arrived since the last round began."""
-        return self._wake.is_set()
-
     async def _publish_until(
         self, stop: asyncio.Event, store: OutboxStore, publisher: Publisher, lease: Lease
     ) -> None:
         # The procrastinate worker's shape: work until nothing is left, then sleep until notified,
         # the poll interval passes (a missed NOTIFY costs one interval), or stop.
-        # The batching window: after a round that was not a full batch, the next one starts no sooner
-        # than RELAY_BATCH_WINDOW after it ended, so the events committed meanwhile go out together.
-        # Every round costs a query, a Kafka produce and an UPDATE whatever its size, and with one
-        # NOTIFY per write a steady stream of writes would otherwise go out one or two events a round.
-        # An event that finds the relay idle for longer than the window goes out at once, a full
-        # batch (a backlog) is followed by the next without waiting, and stop ends the wait. The
-        # window is shorter than the poll interval, so it never makes the relay's connection silent
-        # for longer than idling does.
+        # The batching window: after a round that was not a full batch, the next one starts
+        # RELAY_BATCH_WINDOW after it ended, so the events committed meanwhile go out together (every
+        # round costs a query, a Kafka produce and an UPDATE whatever its size). A full batch (a
+        # backlog) is followed by the next without waiting; a round that found nothing waits for a
+        # NOTIFY, which writers send only while the relay waits (see _idle). The window is shorter
+        # than the poll interval, so it never makes the relay's connection silent for longer than
+        # idling does.
         while not stop.is_set():
             self._wake.clear()
             await self._housekeeping(store)
@@ -143,10 +140,7 @@ class Relay:
             if delay == 0:
                 continue
             if delay is None:
-                quiet_until = time.monotonic() + self._settings.relay_batch_window
-                await self._idle(stop)
-                if (window_left := quiet_until - time.monotonic()) > 0:
-                    await _sleep(stop, window_left)
+                await self._idle(store, stop)
             else:
                 await _sleep(stop, delay)
 
@@ -185,7 +179,7 @@ class Relay:
             log.error("outbox events parked; later events of their accounts wait", extra=parking)
         if outcome.kafka_error is not None:
             return self._kafka_trouble(outcome.kafka_error)
-        return 0 if len(events) == settings.relay_batch_size else None
+        return 0 if len(events) == settings.relay_batch_size else settings.relay_batch_window
 
     def _kafka_trouble(self, error: str) -> float:
         """Log the change to unavailable once, count the rest; return a jittered back-off."""
@@ -219,8 +213,23 @@ class Relay:
             if deleted := await store.delete_published(self._settings.outbox_retention_seconds):
                 log.info("deleted published outbox events", extra={"deleted": deleted})
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        await first_of((self._wake, stop), self._settings.relay_poll_interval)
+    async def _idle(self, store: OutboxStore, stop: asyncio.Event) -> None:
+        """Wait for a NOTIFY, the poll interval or stop, holding the waiting lock (migration 0011).
+
+        Writers notify only while the lock is held: a NOTIFY serialises its writer's commit with every
+        other notifying commit, which a steady stream of writes should not pay while the relay is busy
+        anyway. The lock is granted only when no write that skipped its NOTIFY is in flight, and one
+        more look at the outbox after taking it finds what those writes committed.
+        """
+        if not await store.begin_waiting():
+            # Writes are in flight, each without a NOTIFY: look again after the window.
+            await _sleep(stop, self._settings.relay_batch_window or _RECHECK)
+            return
+        try:
+            if not await store.pending(1):
+                await first_of((self._wake, stop), self._settings.relay_poll_interval)
+        finally:
+            await store.end_waiting()
 
 
 def connection_settings(settings: Settings) -> dict[str, str]:

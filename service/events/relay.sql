@@ -127,3 +127,10 @@ WHERE l.locktype = 'advisory' AND l.granted
 -- name: end_session
 -- Ends a stale holder's session, so the lock is free; waits up to a second for it to be gone.
 SELECT pg_terminate_backend($1, 1000);
+
+-- name: begin_waiting
+-- Granted only while no write that skipped its NOTIFY is in flight (migration 0011).
+SELECT pg_try_advisory_lock($1);
+
+-- name: end_waiting
+SELECT pg_advisory_unlock($1);

@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from service.db.sql import load_queries
+from service.events.outbox import WAITING_LOCK
 
 _SQL = load_queries("service.events", "relay.sql")
 _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
@@ -76,6 +77,14 @@ class OutboxStore:
             OutboxEvent.of_row(row, row["attempts"])
             for row in rows
         ]
+
+    async def begin_waiting(self) -> bool:
+        """Take the waiting lock, from which on writers notify; False while writes are in flight."""
+        granted: bool = await self._connection.fetchval(_SQL["begin_waiting"], WAITING_LOCK)
+        return granted
+
+    async def end_waiting(self) -> None:
+        await self._connection.fetchval(_SQL["end_waiting"], WAITING_LOCK)
 
     async def mark_published(self, positions: Sequence[int], lock_key: int) -> int:
         """Mark rows published if this session holds `lock_key`; return how many were marked."""

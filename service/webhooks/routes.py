@@ -23,6 +23,7 @@ from service.web.openapi import (
     linked_data_operation,
     page_parameters,
     success,
+    with_item_links,
 )
 from service.web.pagination import page_view, parse_page
 from service.web.resource import empty_body, query_of
@@ -46,6 +47,18 @@ ITEM = "/{endpoint_id:uuid}"
 _LOCATION = ResponseHeader(name="Location", documentation_only=True)
 ENDPOINT_OPERATION = linked_data_operation(ENDPOINT)
 ENDPOINTS_OPERATION = linked_data_operation(ENDPOINT, page_parameters())
+_AT = "/api/webhook_endpoints/{endpoint_id}"
+CREATE_OPERATION = with_item_links(
+    ENDPOINT_OPERATION,
+    {
+        "GetWebhookEndpoint": (_AT, "get", "endpoint_id"),
+        "UpdateWebhookEndpoint": (_AT, "patch", "endpoint_id"),
+        "RemoveWebhookEndpoint": (_AT, "delete", "endpoint_id"),
+        "GetWebhookDeliveries": (f"{_AT}/deliveries", "get", "endpoint_id"),
+        "ReplayWebhookEvents": (f"{_AT}/replay", "post", "endpoint_id"),
+        "RotateWebhookSecret": (f"{_AT}/rotate_secret", "post", "endpoint_id"),
+    },
+)
 
 
 def _item(request: AnyRequest, row: Any, secret: str | None = None, status: int = 200) -> Response[bytes]:
@@ -92,7 +105,7 @@ class WebhookEndpointController(Controller):
         summary="Creates a WebhookEndpoint resource.",
         description="The answer holds the signing secret `whsec_…`, shown only this once. The URL is "
         "never fetched here; it must be https on a public address.",
-        operation_class=ENDPOINT_OPERATION,
+        operation_class=CREATE_OPERATION,
         response_headers=[_LOCATION],
         responses={
             201: success(EndpointWithSecret, "WebhookEndpoint resource created"),

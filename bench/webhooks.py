@@ -24,9 +24,9 @@ from statistics import median, quantiles
 from typing import Any
 
 import asyncpg
-import psutil
 import uvloop
 
+from bench.webhook_cpu import Cpu
 from bench.webhook_receiver import LeanReceiver
 from devtools.postgres import LocalPostgres
 from service.crypto import CredentialCipher, new_key_ring_entry
@@ -169,46 +169,6 @@ async def _send_away(db: asyncpg.Connection, receiver: LeanReceiver, hanging: uu
     receiver.cut_hanging()
     while receiver.open_hanging or time.monotonic() - receiver.last_hang_arrival < 1.0:
         await asyncio.sleep(0.05)
-
-
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    spent = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        spent += times.user + times.system
-    return spent
-
-
-class Cpu:
-    """CPU seconds of the dispatcher, PostgreSQL (all its backends) and this harness (the receiver)."""
-
-    def __init__(self, dispatcher: int, postgres_dir: Path) -> None:
-        self._dispatcher = psutil.Process(dispatcher)
-        self._postgres_dir = str(postgres_dir)
-        self._harness = psutil.Process()
-
-    def _postgres(self) -> list[psutil.Process]:
-        found = []
-        for process in psutil.process_iter(["name", "cmdline"]):
-            command = " ".join(process.info["cmdline"] or [])
-            if process.info["name"] == "postgres" and self._postgres_dir in command:
-                found.append(process)
-                found.extend(process.children())
-        return found
-
-    def snapshot(self) -> dict[str, float]:
-        return {
-            "dispatcher": _cpu_seconds([self._dispatcher]),
-            "postgres": _cpu_seconds(self._postgres()),
-            "harness_and_receiver": _cpu_seconds([self._harness]),
-        }
-
-    @staticmethod
-    def per_delivery_ms(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
-        return {role: round((after[role] - before[role]) * 1000 / count, 3) for role in before}
 
 
 async def run(events: int, pairs: int, slice_events: int, profile: bool = False) -> dict[str, Any]:

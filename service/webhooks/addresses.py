@@ -54,8 +54,8 @@ def host_refusal(host: str) -> str | None:
     return None
 
 
-async def resolve(host: str, port: int, *, allow_private: bool, within: float) -> IPAddress:
-    """The address to connect to: every address the host resolves to must be allowed; the first is used."""
+async def resolve_all(host: str, port: int, *, allow_private: bool, within: float) -> list[IPAddress]:
+    """Every address the host resolves to, each of them allowed (else AddressRefused)."""
     address = literal_address(host)
     if address is None:
         if not allow_private and is_local_name(host):
@@ -68,14 +68,13 @@ async def resolve(host: str, port: int, *, allow_private: bool, within: float) -
         except (OSError, TimeoutError) as exc:
             raise OSError(f"cannot resolve {host}: {exc}") from None
         addresses = [literal_address(str(info[4][0])) for info in infos]
-        found = [a for a in addresses if a is not None]
+        found = list(dict.fromkeys(a for a in addresses if a is not None))
         if not found:
             raise OSError(f"{host} has no address")
-        address = found[0]
     else:
         found = [address]
     if not allow_private:
         refused = [a for a in found if not is_public(a)]
         if refused:
             raise AddressRefused(f"{host} resolves to a non-public address ({refused[0]})")
-    return address
+    return found

@@ -36,5 +36,12 @@ def cmd_webhooks(_: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await Dispatcher(settings, cipher).run(stop)
 
-    asyncio.run(runner())
+    # uvloop's event loop and transports cost less per request than asyncio's (the dispatcher is
+    # bound by its event loop); asyncio's own loop where uvloop is not installed.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(runner())
+    else:
+        uvloop.run(runner())
     return 0

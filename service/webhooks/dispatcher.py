@@ -18,7 +18,7 @@ from service.events.waiting import first_of
 from service.settings import Settings
 from service.webhooks import metrics
 from service.webhooks.message import Prepared, prepare
-from service.webhooks.policy import Verdict, next_delay, retry_after, verdict
+from service.webhooks.policy import Verdict, duration_text, next_delay, retry_after, verdict
 from service.webhooks.sender import Sender
 from service.webhooks.store import CHANNEL, DispatcherStore, Outcome, Row
 
@@ -36,6 +36,8 @@ _RECONNECT_DELAY = 1.0
 _STATS_INTERVAL = 5.0
 _CLEANUP_INTERVAL = 60.0
 _STOP_GRACE = 2.0
+# A backlog this large in tables never analyzed is planned as if they were empty: analyze them first.
+_ANALYZE_BACKLOG = 1000
 GONE_REASON = "The endpoint answered 410 Gone."
 
 
@@ -57,9 +59,10 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[Outcome] = []
         self._secrets: dict[tuple[uuid.UUID, bytes], str] = {}
+        self._analyzed = False
         self._reasons = (
             GONE_REASON,
-            f"Every delivery failed for {_duration(settings.webhooks_disable_after_seconds)}.",
+            f"Every delivery failed for {duration_text(settings.webhooks_disable_after_seconds)}.",
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -138,6 +141,8 @@ class Dispatcher:
                 backlog = await store.backlog()
                 metrics.PENDING.set(backlog["pending"])
                 metrics.OLDEST_PENDING.set(backlog["oldest_pending_age"])
+                if backlog["pending"] >= _ANALYZE_BACKLOG and not self._analyzed:
+                    await self._analyze(store)
             if now >= next_cleanup:
                 next_cleanup = now + _CLEANUP_INTERVAL
                 if deleted := await store.delete_expired(self._settings.webhooks_retention_seconds):
@@ -149,6 +154,14 @@ class Dispatcher:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=_STOP_GRACE)
         await self._flush(store)
+
+    async def _analyze(self, store: DispatcherStore) -> None:
+        """Once per process; a role that may not ANALYZE leaves it to autovacuum."""
+        self._analyzed = True
+        try:
+            await store.analyze_if_never()
+        except asyncpg.InsufficientPrivilegeError:
+            log.info("webhook tables not analyzed (not their owner); autovacuum will")
 
     async def _fetch_due(self, store: DispatcherStore) -> int:
         room = min(_BATCH, _MAX_HELD - len(self._held))
@@ -255,14 +268,6 @@ class Dispatcher:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         await first_of((self._wake, stop), self._settings.webhooks_poll_interval)
-
-
-def _duration(seconds: float) -> str:
-    """`5 days`, `2 hours`, `0.5 seconds`: how long an endpoint may fail before it is disabled."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            return f"{seconds / size:g} {unit}{'' if seconds == size else 's'}"
-    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

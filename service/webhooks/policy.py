@@ -61,3 +61,11 @@ def next_delay(
     base = schedule[attempts_done]
     spread = (rng or random).uniform(1 - JITTER, 1 + JITTER)
     return max(base * spread, asked or 0.0)
+
+
+def duration_text(seconds: float) -> str:
+    """`5 days`, `2 hours`, `0.5 seconds`: how long an endpoint may fail before it is disabled."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}{'' if seconds == size else 's'}"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"

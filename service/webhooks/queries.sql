@@ -131,19 +131,28 @@ CROSS JOIN LATERAL (
     FROM webhook_deliveries AS d
     WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= now()
       AND d.id <> ALL ($1::uuid[])
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries AS p
-          WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id
-            AND p.state = 'pending' AND p.position < d.position
+      -- First in its queue: a scalar subquery is one probe per candidate, whereas NOT EXISTS may be
+      -- planned as an anti-join that reads the endpoint's whole backlog for each.
+      AND d.position = (
+          SELECT min(p.position) FROM webhook_deliveries AS p
+          WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.state = 'pending'
       )
     ORDER BY d.next_attempt_at, d.position
     LIMIT $3
 ) AS d
 JOIN webhook_messages AS m ON m.event_id = d.event_id
 WHERE e.enabled AND e.id <> ALL ($2::uuid[])
-  AND EXISTS (SELECT 1 FROM webhook_deliveries AS w WHERE w.endpoint_id = e.id AND w.state = 'pending')
 ORDER BY d.position
 LIMIT $4;
+
+-- name: never_analyzed
+-- The planner takes a table without statistics for nearly empty: a first backlog's queue lookups then
+-- scan the endpoint's whole backlog each, until autovacuum gets to it.
+SELECT coalesce(last_analyze, last_autoanalyze) IS NULL
+FROM pg_stat_user_tables WHERE relid = 'webhook_deliveries'::regclass;
+
+-- name: analyze
+ANALYZE webhook_deliveries, webhook_messages;
 
 -- name: record_outcomes
 -- One statement: the attempts ($3 NULL: no further attempt, delivered or given up; otherwise the next

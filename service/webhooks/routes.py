@@ -14,7 +14,7 @@ from service.web import hydra
 from service.web.bodies import JSON_TYPES, MERGE_PATCH
 from service.web.formats import negotiate
 from service.web.headers import NO_STORE
-from service.web.openapi import JsonBody, linked_data_operation, page_parameters
+from service.web.openapi import JsonBody, linked_data_operation, page_parameters, with_item_links
 from service.web.operations import create_item, read_collection, read_item, remove_item, update_item
 from service.web.pagination import page_view, parse_page
 from service.web.resource import AnyRequest, JsonData, PatchData, UuidPath, body_of, query_of
@@ -41,6 +41,18 @@ _PATCHING = "JSON merge patch. `enabled: true` re-enables an endpoint the servic
 _REMOVING = "Its pending deliveries are dropped."
 OPERATION = linked_data_operation(ENDPOINT)
 ENDPOINTS_OPERATION = linked_data_operation(ENDPOINT, page_parameters())
+_AT = "/api/webhook_endpoints/{endpoint_id}"
+CREATE_OPERATION = with_item_links(
+    OPERATION,
+    {
+        "GetWebhookEndpoint": (_AT, "get", "endpoint_id"),
+        "UpdateWebhookEndpoint": (_AT, "patch", "endpoint_id"),
+        "RemoveWebhookEndpoint": (_AT, "delete", "endpoint_id"),
+        "GetWebhookDeliveries": (f"{_AT}/deliveries", "get", "endpoint_id"),
+        "ReplayWebhookEvents": (f"{_AT}/replay", "post", "endpoint_id"),
+        "RotateWebhookSecret": (f"{_AT}/rotate_secret", "post", "endpoint_id"),
+    },
+)
 
 
 def _item(request: AnyRequest, row: Any, secret: str | None = None, status: int = 200) -> Response[bytes]:
@@ -68,7 +80,9 @@ class WebhookEndpointController(TenantController):
         )
 
     @post(
-        "/", opt=WRITERS, **create_item(ENDPOINT, EndpointCreate, EndpointWithSecret, OPERATION, _CREATING)
+        "/",
+        opt=WRITERS,
+        **create_item(ENDPOINT, EndpointCreate, EndpointWithSecret, CREATE_OPERATION, _CREATING),
     )
     async def create(
         self, request: AnyRequest, webhooks: Store, principal: Caller, data: JsonData[EndpointCreate] = None,

@@ -200,6 +200,11 @@ class DispatcherStore:
         row: Row = await self.connection.fetchrow(_SQL["backlog"])
         return row
 
+    async def analyze_if_never(self) -> None:
+        """Give the delivery tables statistics if they have none (a first backlog would be misplanned)."""
+        if await self.connection.fetchval(_SQL["never_analyzed"]):
+            await self.connection.execute(_SQL["analyze"])
+
     async def delete_expired(self, retention_seconds: float) -> int:
         deleted = 0
         while True:

@@ -130,3 +130,33 @@ async def test_the_command_delivers_and_a_standby_takes_over(
                 command.kill()
     assert [r.event["accountversion"] for r in receiver.requests] == [1, 2, 3]
     assert len(receiver.unique()) == 3
+
+
+async def test_a_first_backlog_gets_its_tables_analyzed_before_it_is_sent(
+    wh_api: WebhookApi, wh_settings: Settings, tenants: Tenants, conn: asyncpg.Connection
+) -> None:
+    """Without statistics the planner takes the queue for empty and reads a backlog whole per round."""
+    tenant = events_of(tenants.a)
+    # Only the dispatcher may analyze here (this test's own database), not autovacuum meanwhile.
+    await conn.execute("ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false)")
+    analyzed = (
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
+        " WHERE relid = 'webhook_deliveries'::regclass"
+    )
+    async with Receiver() as receiver:
+        await wh_api.created(tenants.a.owner, url=receiver.url(), events=["*"])
+        await conn.execute(
+            "INSERT INTO outbox (event_id, event_type, account_id, organization_id, client_id,"
+            " account_version, payload)"
+            " SELECT gen_random_uuid(), 'account.updated', gen_random_uuid(), $1, $2, 1, '{}'::jsonb"
+            " FROM generate_series(1, 1200)",
+            tenant.organization_id, tenant.client_id,
+        )  # fmt: skip
+        assert not await conn.fetchval(analyzed)
+        async with dispatching(wh_settings):
+
+            async def statistics_taken() -> bool:
+                return bool(await conn.fetchval(analyzed))
+
+            await eventing.wait_until(statistics_taken, timeout=60)
+            await eventing.wait_until(lambda: len(receiver.unique()) == 1200, timeout=60)

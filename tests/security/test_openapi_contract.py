@@ -116,7 +116,7 @@ def test_links_of_created_items_point_at_documented_operations(document: dict[st
             names = {p["name"] for p in target.get("parameters", []) if p["in"] == "path"}
             assert set(link["parameters"]) == names, (path, method, link)
             linked += 1
-    assert linked == 7
+    assert linked == 13
 
 
 async def test_options_needs_no_credentials(client: Client, document: dict[str, Any]) -> None:

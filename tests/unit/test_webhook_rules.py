@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import pytest
 
 from service.settings import SettingsError, load_settings
-from service.webhooks.addresses import AddressRefused, host_refusal, is_public, resolve
+from service.webhooks.addresses import AddressRefused, host_refusal, is_public, resolve_all
 from service.webhooks.policy import MAX_RETRY_AFTER, Verdict, next_delay, retry_after, verdict
 from service.webhooks.signing import new_secret, signature_header
 
@@ -41,11 +41,12 @@ def test_local_names_are_refused_without_resolving(host: str) -> None:
 
 async def test_resolution_refuses_loopback_unless_allowed() -> None:
     with pytest.raises(AddressRefused):
-        await resolve("localhost", 443, allow_private=False, within=2)
+        await resolve_all("localhost", 443, allow_private=False, within=2)
     with pytest.raises(AddressRefused):
-        await resolve("127.0.0.1", 443, allow_private=False, within=2)
-    assert str(await resolve("127.0.0.1", 443, allow_private=True, within=2)) == "127.0.0.1"
-    assert (await resolve("localhost", 443, allow_private=True, within=2)).is_loopback
+        await resolve_all("127.0.0.1", 443, allow_private=False, within=2)
+    loopback = await resolve_all("127.0.0.1", 443, allow_private=True, within=2)
+    assert [str(a) for a in loopback] == ["127.0.0.1"]
+    assert all(a.is_loopback for a in await resolve_all("localhost", 443, allow_private=True, within=2))
 
 
 def test_verdicts() -> None:

@@ -250,6 +250,18 @@ class Bench:
             for i in range(5_000)
         ]
         accept = "Accept: application/ld+json"
+
+        def creating(server: str, urls: str, bodies: Path) -> oha.Request:
+            """POSTs of new accounts (one body per line) to a server's collection."""
+            return oha.Request(
+                server,
+                method="POST",
+                headers=(auth, accept),
+                content_type="application/json",
+                urls_file=lines(urls, [f"{server}/api/accounts"]),
+                body_lines=bodies,
+            )
+
         self.requests = {
             "B1": oha.Request(base, urls_file=lines("b1.urls", [f"{base}/item/{i}" for i in ids])),
             "B2": oha.Request(
@@ -266,27 +278,13 @@ class Bench:
             "GET deep page (cursor)": oha.Request(
                 f"{api}/api/accounts?cursor={cursor}", headers=(auth, accept)
             ),
-            "POST": oha.Request(
-                api,
-                method="POST",
-                headers=(auth, accept),
-                content_type="application/json",
-                urls_file=lines("post.urls", [f"{api}/api/accounts"]),
-                body_lines=lines("post.bodies", post_bodies),
-            ),
+            "POST": creating(api, "post.urls", lines("post.bodies", post_bodies)),
             "peer GET item": oha.Request(
                 peer,
                 headers=(auth, accept),
                 urls_file=lines("peer-item.urls", [f"{peer}/api/accounts/{i}" for i in ids]),
             ),
-            "peer POST": oha.Request(
-                peer,
-                method="POST",
-                headers=(auth, accept),
-                content_type="application/json",
-                urls_file=lines("peer-post.urls", [f"{peer}/api/accounts"]),
-                body_lines=files["post.bodies"],
-            ),
+            "peer POST": creating(peer, "peer-post.urls", files["post.bodies"]),
             "PATCH": oha.Request(
                 api,
                 method="PATCH",

@@ -14,25 +14,21 @@
 --     releases it. If not granted, writes are in flight: it looks again after the batch window.
 -- No relay at all (no broker configured): nobody holds the lock and nobody notifies.
 CREATE OR REPLACE FUNCTION record_event(
-    p_event_id uuid,
-    p_event_type text,
-    p_account_id uuid,
-    p_organization_id uuid,
-    p_client_id uuid,
-    p_account_version integer,
-    p_payload jsonb,
-    p_channel text
+    p_event_id uuid, p_event_type text, p_account_id uuid, p_organization_id uuid, p_client_id uuid,
+    p_account_version integer, p_payload jsonb, p_channel text
 ) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     new_position bigint;
 BEGIN
-    INSERT INTO outbox (event_id, event_type, account_id, organization_id, client_id, account_version, payload)
-    VALUES (p_event_id, p_event_type, p_account_id, p_organization_id, p_client_id, p_account_version, p_payload)
-    RETURNING position INTO new_position;
+    -- Only while the relay holds the lock, i.e. waits for work (see above). The shared lock is held
+    -- until this transaction ends; a NOTIFY is sent when it commits, the event with it.
     IF NOT pg_try_advisory_xact_lock_shared(8031453476610911607) THEN
         PERFORM pg_notify(p_channel, '');
     END IF;
+    INSERT INTO outbox (event_id, event_type, account_id, organization_id, client_id, account_version, payload)
+    VALUES (p_event_id, p_event_type, p_account_id, p_organization_id, p_client_id, p_account_version, p_payload)
+    RETURNING position INTO new_position;
     RETURN new_position;
 END;
 $$;

@@ -82,28 +82,34 @@ def _sample_pool(db: Database) -> None:
     POOL_MAX.set(db.pool.get_max_size())
 
 
-async def _sample_outbox(db: Database) -> None:
+async def _scraped(db: Database, query: str, what: str) -> list[Any] | None:
+    """The rows of one metrics query within the scrape's time, or None (logged) when it fails."""
     try:
         async with asyncio.timeout(SCRAPE_TIMEOUT), db.connection() as connection:
-            row = await connection.fetchrow(_SQL["outbox_stats"])
+            rows: list[Any] = await connection.fetch(_SQL[query])
     except Exception as exc:
-        # Unknown is not zero: NaN makes a dashboard show a gap instead of a reassuring flat line.
-        log.warning("outbox metrics unavailable", extra={"error": type(exc).__name__})
-        values = [float("nan")] * 4
-    else:
-        values = [row["pending"], row["oldest_pending_age"], row["parked"], row["published_last_minute"]]
-    for gauge, value in zip(
-        (OUTBOX_PENDING, OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PUBLISHED_LAST_MINUTE), values, strict=True
-    ):
-        gauge.set(value)
+        log.warning("metrics unavailable", extra={"metrics": what, "error": type(exc).__name__})
+        return None
+    return rows
+
+
+async def _sample_outbox(db: Database) -> None:
+    rows = await _scraped(db, "outbox_stats", "outbox")
+    # Unknown is not zero: NaN makes a dashboard show a gap instead of a reassuring flat line.
+    row = rows[0] if rows else None
+    gauges = {
+        OUTBOX_PENDING: "pending",
+        OUTBOX_LAG: "oldest_pending_age",
+        OUTBOX_PARKED: "parked",
+        OUTBOX_PUBLISHED_LAST_MINUTE: "published_last_minute",
+    }
+    for gauge, column in gauges.items():
+        gauge.set(float("nan") if row is None else row[column])
 
 
 async def _sample_pollable(db: Database) -> None:
-    try:
-        async with asyncio.timeout(SCRAPE_TIMEOUT), db.connection() as connection:
-            rows = await connection.fetch(_SQL["pollable_accounts"])
-    except Exception as exc:
-        log.warning("account metrics unavailable", extra={"error": type(exc).__name__})
+    rows = await _scraped(db, "pollable_accounts", "accounts")
+    if rows is None:
         return
     POLLABLE_ACCOUNTS.clear()
     for row in rows:

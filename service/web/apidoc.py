@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.web.contexts import DOCS_PATH, ENTRYPOINT, HYDRA, entry_key, vocabulary
+from service.web.contexts import DOCS_PATH, ENTRYPOINT, HYDRA, PROPERTY_TERMS, entry_key, vocabulary
 from service.web.linked_data import JSON_LITERAL, LinkedResource, Property
 
 # The Hydra core terms the documentation uses, with their definitions in Hydra's own context.
@@ -23,8 +23,7 @@ _HYDRA_TERMS: dict[str, Any] = {
     "Class": "hydra:Class",
     "supportedProperty": {"@id": "hydra:supportedProperty", "@type": "@id"},
     "SupportedProperty": "hydra:SupportedProperty",
-    "property": {"@id": "hydra:property", "@type": "@vocab"},
-    "required": "hydra:required",
+    **PROPERTY_TERMS,
     "readable": "hydra:readable",
     "writeable": "hydra:writeable",
     "supportedOperation": {"@id": "hydra:supportedOperation", "@type": "@id"},

@@ -13,6 +13,11 @@ CONTEXTS_PATH = "/api/contexts/"
 ENTRYPOINT = "Entrypoint"
 
 _ID = {"@type": "@id"}
+# Hydra's terms naming a property and whether it is required: in search mappings and in the docs.
+PROPERTY_TERMS: dict[str, Any] = {
+    "property": {"@id": "hydra:property", "@type": "@vocab"},
+    "required": "hydra:required",
+}
 # Hydra's terms for what collections carry (member, view, search), so that they expand into Hydra's
 # vocabulary rather than the API's; lists stay lists when a document is compacted again.
 COLLECTION_TERMS: dict[str, Any] = {
@@ -33,8 +38,7 @@ COLLECTION_TERMS: dict[str, Any] = {
     "variableRepresentation": {"@id": "hydra:variableRepresentation", "@type": "@vocab"},
     "mapping": {"@id": "hydra:mapping", "@container": "@set"},
     "variable": "hydra:variable",
-    "property": {"@id": "hydra:property", "@type": "@vocab"},
-    "required": "hydra:required",
+    **PROPERTY_TERMS,
 }
 
 

@@ -62,14 +62,10 @@ const json = {
   },
   multiline: true,
 };
+const inputs = (...sources) => sources.map((source) => <InputGuesser key={source} source={source} />);
 const AccountCreate = () => (
   <CreateGuesser>
-    <InputGuesser source="client" />
-    <InputGuesser source="integration" />
-    <InputGuesser source="name" />
-    <InputGuesser source="headline" />
-    <InputGuesser source="avatar" />
-    <InputGuesser source="externalId" />
+    {inputs("client", "integration", "name", "headline", "avatar", "externalId")}
     <InputGuesser source="credentials" {...json} />
     <InputGuesser source="settings" {...json} />
     <InputGuesser source="metadata" {...json} />
@@ -77,11 +73,7 @@ const AccountCreate = () => (
 );
 const AccountEdit = () => (
   <EditGuesser>
-    <InputGuesser source="name" />
-    <InputGuesser source="headline" />
-    <InputGuesser source="avatar" />
-    <InputGuesser source="externalId" />
-    <InputGuesser source="status" />
+    {inputs("name", "headline", "avatar", "externalId", "status")}
     {/* Required to create; never shown, so left empty here it means: keep the stored credentials. */}
     <InputGuesser source="credentials" {...json} validate={[]} />
     <InputGuesser source="settings" {...json} />

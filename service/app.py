@@ -21,6 +21,7 @@ from service.accounts.vocabulary import ACCOUNT, ACCOUNT_CREDENTIALS
 from service.auth import routes as auth_routes
 from service.auth.api_keys import principal_for_api_key
 from service.auth.guards import provide_principal
+from service.auth.login import Sessions
 from service.auth.middleware import authentication_middleware
 from service.auth.passwords import Passwords
 from service.auth.principal import Principal
@@ -168,12 +169,10 @@ def create_app(
             WebhookDeliveryController,
         ],
         dependencies={
-            "settings": _constant(settings),
             "db": _constant(database),
             "kafka_probe": _constant(kafka_probe),
             "drain": _constant(operations.drain),
-            "tokens": _constant(tokens),
-            "passwords": _constant(passwords),
+            "sessions": _constant(Sessions(database, passwords, tokens, settings)),
             "accounts": _constant(accounts),
             "catalog": _constant(catalog),
             "clients": _constant(Clients(database)),

@@ -6,11 +6,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from service.accounts import validation as rules
 from service.accounts.schema import AccountCreate
+from service.auth.principal import Principal
+from service.db.tenancy import client_in_organization
 from service.errors import BadRequest, ConstraintViolations, Violation
 from service.integrations.catalog import Catalog, Integration
 from service.web import constraints
+from service.web.iri import item_not_found, parse_client_iri
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +102,27 @@ def row_values(
         "settings": body.settings or {},
         "metadata": body.metadata or {},
     }
+
+
+def requested_client(principal: Principal, iri: str | None) -> uuid.UUID | None:
+    """The client an account is created for: the customer's own, or the one the body names (an IRI
+    that names no client is a 400; a customer naming another client's is one too)."""
+    if iri is None:
+        return principal.client_id
+    requested = parse_client_iri(iri)
+    if principal.client_id is not None and requested != principal.client_id:
+        raise item_not_found(iri)
+    return requested
+
+
+async def require_visible_client(
+    connection: asyncpg.Connection, principal: Principal, iri: str | None
+) -> None:
+    """400 unless the client the body names is one the caller may create accounts for."""
+    requested = requested_client(principal, iri)
+    if iri is None or principal.client_id is not None or requested is None:
+        return
+    if not await client_in_organization(
+        connection, client_id=requested, organization_id=principal.organization_id
+    ):
+        raise item_not_found(iri)

@@ -17,11 +17,10 @@ from service.accounts.schema import AccountCreate, AccountPatch, StatusReport
 from service.auth.principal import Principal
 from service.crypto import CredentialCipher, Sealed
 from service.db.pool import Database
-from service.db.tenancy import client_in_organization
 from service.errors import ConstraintViolations, PreconditionFailed, Violation
 from service.integrations.catalog import Catalog, Integration
 from service.web import constraints
-from service.web.iri import item_not_found, parse_client_iri
+from service.web.iri import item_not_found
 from service.web.resource import not_found
 
 _UNIQUE_EXTERNAL_ID = "accounts_external_id_key"
@@ -165,12 +164,12 @@ class Accounts:
         body: AccountCreate,
     ) -> asyncpg.Record:
         """The account and its account.connected event, in one statement that also checks the client."""
-        client_id = _requested_client(principal, body.client)
+        client_id = creating.requested_client(principal, body.client)
         try:
             valid = creating.check_create(self.catalog, body, client_id)
         except ConstraintViolations:
             # An unknown client is a 400 before any violation of the body is a 422, as in API Platform.
-            await _visible(connection, principal, body.client)
+            await creating.require_visible_client(connection, principal, body.client)
             raise
         account_id = uuid.uuid4()
         values = creating.row_values(account_id, organization_id, valid, body)
@@ -277,25 +276,3 @@ async def _read(
         raise not_found()
     preconditions.require(if_match, row["version"])
     return row
-
-
-def _requested_client(principal: Principal, iri: str | None) -> uuid.UUID | None:
-    """The client an account is created for: the customer's own, or the one the body names (an IRI
-    that names no client is a 400; a customer naming another client's is one too)."""
-    if iri is None:
-        return principal.client_id
-    requested = parse_client_iri(iri)
-    if principal.client_id is not None and requested != principal.client_id:
-        raise item_not_found(iri)
-    return requested
-
-
-async def _visible(connection: asyncpg.Connection, principal: Principal, iri: str | None) -> None:
-    """400 unless the client the body names is one the caller may create accounts for."""
-    requested = _requested_client(principal, iri)
-    if iri is None or principal.client_id is not None or requested is None:
-        return
-    if not await client_in_organization(
-        connection, client_id=requested, organization_id=principal.organization_id
-    ):
-        raise item_not_found(iri)

@@ -11,12 +11,9 @@ from litestar.di import NamedDependency
 from service.auth import login
 from service.auth.audit import address_of
 from service.auth.guards import API_KEY_ONLY, Caller
-from service.auth.passwords import Passwords
+from service.auth.login import Sessions
 from service.auth.refresh import refused
-from service.auth.tokens import TokenService
-from service.db.pool import Database
 from service.errors import BadRequest, ConstraintViolations, Violation
-from service.settings import Settings
 from service.web.bodies import JSON_TYPES, decode
 from service.web.constraints import BLANK, NOT_BLANK, NOT_BLANK_PATTERN, TOO_LONG, reject_nul, too_long
 from service.web.headers import NO_STORE
@@ -26,9 +23,7 @@ from service.web.resource import AnyRequest, JsonData
 from service.web.responses import error_responses, success
 
 T = TypeVar("T")
-Db = NamedDependency[Database]
-Tokens = NamedDependency[TokenService]
-Config = NamedDependency[Settings]
+UseCases = NamedDependency[Sessions]
 _encode = msgspec.json.Encoder().encode
 
 MAX_SUBJECT = 255
@@ -138,8 +133,7 @@ def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
     ),
 )
 async def login_check(
-    request: AnyRequest, db: Db, passwords: NamedDependency[Passwords], tokens: Tokens, settings: Config,
-    data: JsonData[LoginRequest] = None,
+    request: AnyRequest, sessions: UseCases, data: JsonData[LoginRequest] = None
 ) -> Response[bytes]:
     """`{"username","password"}` → `{"token","refresh_token"}`; failures are throttled."""
     body = _body(request, data, LoginRequest)
@@ -147,11 +141,7 @@ async def login_check(
         if getattr(body, key) is None:
             raise BadRequest(f'The key "{key}" must be provided.')
     assert body.username is not None and body.password is not None
-    pair = await login.log_in(
-        db,
-        passwords,
-        tokens,
-        settings,
+    pair = await sessions.log_in(
         username=body.username,
         password=body.password,
         address=request.client.host if request.client else "unknown",
@@ -172,13 +162,13 @@ async def login_check(
     ),
 )
 async def token_refresh(
-    request: AnyRequest, db: Db, tokens: Tokens, settings: Config, data: JsonData[RefreshRequest] = None,
+    request: AnyRequest, sessions: UseCases, data: JsonData[RefreshRequest] = None
 ) -> Response[bytes]:
     """`{"refresh_token"}` → `{"token","refresh_token"}`; the presented refresh token is spent."""
     body = _body(request, data, RefreshRequest)
     if not body.refresh_token:
         raise refused()
-    pair = await login.refresh(db, tokens, settings, body.refresh_token, address=address_of(request))
+    pair = await sessions.refresh(body.refresh_token, address=address_of(request))
     return _json({"token": pair.token, "refresh_token": pair.refresh_token})
 
 
@@ -200,8 +190,7 @@ async def token_refresh(
     },
 )
 async def customer_token(
-    request: AnyRequest, principal: Caller, db: Db, tokens: Tokens, settings: Config,
-    data: JsonData[CustomerTokenRequest] = None,
+    request: AnyRequest, principal: Caller, sessions: UseCases, data: JsonData[CustomerTokenRequest] = None
 ) -> Response[bytes]:
     """With the organization's X-API-KEY: a ROLE_CUSTOMER token scoped to one of its clients."""
     body = _body(request, data, CustomerTokenRequest)
@@ -212,8 +201,8 @@ async def customer_token(
         raise ConstraintViolations([Violation("subject", BLANK, NOT_BLANK)])
     if len(subject) > MAX_SUBJECT:
         raise ConstraintViolations([Violation("subject", too_long(MAX_SUBJECT), TOO_LONG)])
-    issued = await login.mint_customer_token(
-        db, tokens, settings, principal, client_id=client_id, subject=subject, address=address_of(request)
+    issued = await sessions.mint_customer_token(
+        principal, client_id=client_id, subject=subject, address=address_of(request)
     )
     if issued is None:
         raise item_not_found(body.client)
@@ -232,9 +221,7 @@ async def customer_token(
         status=204,
     ),
 )
-async def token_revoke(
-    request: AnyRequest, db: Db, tokens: Tokens, data: JsonData[RevokeRequest] = None,
-) -> None:
+async def token_revoke(request: AnyRequest, sessions: UseCases, data: JsonData[RevokeRequest] = None) -> None:
     """`{"token"}` → 204; the token is refused from the next request on."""
     body = _body(request, data, RevokeRequest)
     if not body.token:
@@ -242,7 +229,7 @@ async def token_revoke(
     reject_nul("token", body.token)
     if len(body.token) > MAX_TOKEN:
         raise BadRequest(f"The token is longer than {MAX_TOKEN} characters: not a token of this service.")
-    await login.revoke_own_token(db, tokens, body.token, address=address_of(request))
+    await sessions.revoke_own_token(body.token, address=address_of(request))
 
 
 route_handlers = [login_check, token_refresh, customer_token, token_revoke]

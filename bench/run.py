@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import psutil
 
 from bench import chart, events, oha, seed
@@ -33,8 +34,9 @@ from service.accounts import queries
 from service.accounts.listing import Ordering, encode_cursor
 from service.auth.principal import Principal, Role
 from service.auth.tokens import TokenService
-from service.settings import load_settings
+from service.settings import Settings, load_settings
 
+_MAX_OFFSET = next(f.default for f in msgspec.structs.fields(Settings) if f.name == "pagination_max_offset")
 SERVICE_ROLES = ("api", "postgres", "kafka", "relay")
 BASELINE_ROLES = ("baselines", "postgres", "kafka", "relay")
 PEER_ROLES = ("peer", "postgres", "kafka", "relay")
@@ -230,7 +232,9 @@ class Bench:
             files[name] = path
             return path
 
-        deep_page = max(1, int(per_org * 0.9) // 30)
+        # Page numbers reach PAGINATION_MAX_OFFSET at most (a 400 beyond it); cursors go on past it.
+        deepest = _MAX_OFFSET // 30
+        deep_page = max(1, min(int(per_org * 0.9) // 30, deepest))
         cursor = encode_cursor(Ordering(), deep_row)
         rng = random.Random(7)
         patch_bodies = [json.dumps({"headline": f"Manager {rng.getrandbits(48):x}"}) for _ in range(20_000)]

@@ -120,18 +120,33 @@ def _json(document: dict[str, Any], status: int = 200) -> Response[bytes]:
     return Response(_encode(document), status_code=status, media_type="application/json", headers=NO_STORE)
 
 
-@post(
-    "/authentication/login_check",
-    **_anonymous(
-        LoginRequest,
-        "Creates a user token.",
-        "Wrong usernames and wrong passwords get the same 401; repeated failures get 429.",
-        {
-            200: success(TokenPairView, "An access token and a refresh token"),
-            **error_responses(400, 401, 415, notes={401: "Invalid credentials."}),
-        },
-    ),
+def _pair_operation(
+    body: type[Any], summary: str, description: str, answer: str, refusal: str
+) -> dict[str, Any]:
+    """A log-in endpoint answering a token pair (`answer`), or a 401 saying `refusal`."""
+    responses = {200: success(TokenPairView, answer), **error_responses(400, 401, 415, notes={401: refusal})}
+    return _anonymous(body, summary, description, responses)
+
+
+def _pair(pair: login.TokenPair) -> Response[bytes]:
+    return _json({"token": pair.token, "refresh_token": pair.refresh_token})
+
+
+_LOGIN_CHECK = (
+    "Creates a user token.",
+    "Wrong usernames and wrong passwords get the same 401; repeated failures get 429.",
+    "An access token and a refresh token",
+    "Invalid credentials.",
 )
+_REFRESH = (
+    "Exchanges a refresh token for a new pair.",
+    "The refresh token is spent; presenting it again revokes every token of its family.",
+    "A new access token and the next refresh token",
+    "Invalid JWT Refresh Token",
+)
+
+
+@post("/authentication/login_check", **_pair_operation(LoginRequest, *_LOGIN_CHECK))
 async def login_check(
     request: AnyRequest, sessions: UseCases, data: JsonData[LoginRequest] = None
 ) -> Response[bytes]:
@@ -146,21 +161,10 @@ async def login_check(
         password=body.password,
         address=request.client.host if request.client else "unknown",
     )
-    return _json({"token": pair.token, "refresh_token": pair.refresh_token})
+    return _pair(pair)
 
 
-@post(
-    "/authentication/token/refresh",
-    **_anonymous(
-        RefreshRequest,
-        "Exchanges a refresh token for a new pair.",
-        "The refresh token is spent; presenting it again revokes every token of its family.",
-        {
-            200: success(TokenPairView, "A new access token and the next refresh token"),
-            **error_responses(400, 401, 415, notes={401: "Invalid JWT Refresh Token"}),
-        },
-    ),
-)
+@post("/authentication/token/refresh", **_pair_operation(RefreshRequest, *_REFRESH))
 async def token_refresh(
     request: AnyRequest, sessions: UseCases, data: JsonData[RefreshRequest] = None
 ) -> Response[bytes]:
@@ -169,7 +173,7 @@ async def token_refresh(
     if not body.refresh_token:
         raise refused()
     pair = await sessions.refresh(body.refresh_token, address=address_of(request))
-    return _json({"token": pair.token, "refresh_token": pair.refresh_token})
+    return _pair(pair)
 
 
 @post(

@@ -51,19 +51,7 @@ def _start(row: Mapping[str, Any]) -> Change:
 
 def check_patch(patch: AccountPatch) -> None:
     """Rules that need no stored state: NUL characters (400), then field violations (422)."""
-    for name, value in (
-        ("name", patch.name),
-        ("headline", patch.headline),
-        ("avatar", patch.avatar),
-        ("externalId", patch.external_id),
-        ("settings", patch.settings),
-        ("metadata", patch.metadata),
-        ("credentials", patch.credentials),
-        ("status", patch.status),
-        ("statusReason", patch.status_reason),
-    ):
-        if value is not UNSET:
-            constraints.reject_nul(name, value)
+    constraints.reject_nul_fields(patch)
     if patch.status_reason is not UNSET:
         raise BadRequest('The "statusReason" attribute is read-only; workers report it.')
     found: list[Violation] = []
@@ -129,8 +117,7 @@ def _new_credentials(change: Change, patch: AccountPatch) -> None:
 
 def report(row: Mapping[str, Any], status_report: StatusReport) -> Change:
     """Apply a worker's status report: only `status` and `statusReason`, never on a paused account."""
-    constraints.reject_nul("status", status_report.status)
-    constraints.reject_nul("statusReason", status_report.status_reason)
+    constraints.reject_nul_fields(status_report)
     found: list[Violation] = []
     wanted = status_report.status
     if wanted is not UNSET and wanted not in WORKER_STATUSES and wanted != row["status"]:

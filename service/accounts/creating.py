@@ -28,22 +28,6 @@ class NewAccount:
     credentials: dict[str, str]
 
 
-def reject_nul(body: AccountCreate) -> None:
-    for name, value in (
-        ("name", body.name),
-        ("headline", body.headline),
-        ("avatar", body.avatar),
-        ("integration", body.integration),
-        ("client", body.client),
-        ("externalId", body.external_id),
-        ("settings", body.settings),
-        ("metadata", body.metadata),
-        ("credentials", body.credentials),
-        ("status", body.status),
-    ):
-        constraints.reject_nul(name, value)
-
-
 def check_create(catalog: Catalog, body: AccountCreate, client_id: uuid.UUID | None) -> NewAccount:
     """Every violation of a new account at once (422), like Symfony's validator."""
     if body.status is not None and body.status != "paused":

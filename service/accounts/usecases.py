@@ -125,7 +125,7 @@ class Accounts:
         organization_id = principal.organization_id
         if organization_id is None:
             raise not_found()
-        creating.reject_nul(body)
+        constraints.reject_nul_fields(body)
         try:
             if idempotency_key:
                 return await self._create_once(principal, organization_id, body, idempotency_key)

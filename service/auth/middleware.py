@@ -13,6 +13,7 @@ from service.auth.guards import authorize
 from service.auth.principal import Credential, Principal
 from service.auth.tokens import NOT_FOUND, TokenService
 from service.errors import Unauthenticated
+from service.web.headers import request_header
 
 ApiKeyLookup = Callable[[str], Awaitable[Principal | None]]
 
@@ -21,18 +22,6 @@ PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/api/docs", "^/authentication/"]
 INVALID_API_KEY = "Invalid credentials."
 _PUBLIC = re.compile("|".join(PUBLIC_PATHS))
 _AUTHENTICATED = frozenset({ScopeType.HTTP, ScopeType.WEBSOCKET})
-
-
-def _credentials(scope: Scope) -> tuple[str | None, str]:
-    """The X-API-KEY and Authorization headers (the first of each), read straight from the scope."""
-    api_key: str | None = None
-    authorization: str | None = None
-    for name, value in scope["headers"]:
-        if name == b"x-api-key" and api_key is None:
-            api_key = value.decode("latin-1")
-        elif name == b"authorization" and authorization is None:
-            authorization = value.decode("latin-1")
-    return api_key, authorization or ""
 
 
 class AuthenticationMiddleware:
@@ -62,13 +51,14 @@ class AuthenticationMiddleware:
         return scope.get("method") == "OPTIONS" or _PUBLIC.match(scope["path"]) is not None
 
     async def _authenticate(self, scope: Scope) -> tuple[Principal, Credential]:
-        api_key, authorization = _credentials(scope)
+        api_key = request_header(scope, b"x-api-key")
         if api_key is not None:
             principal = await self._api_keys(api_key.strip())
             if principal is None:
                 raise Unauthenticated(INVALID_API_KEY)
             credential = Credential.API_KEY
         else:
+            authorization = request_header(scope, b"authorization") or ""
             scheme, _, token = authorization.strip().partition(" ")
             token = token.strip()
             if scheme.lower() != "bearer" or not token:

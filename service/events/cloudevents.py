@@ -42,14 +42,10 @@ class KafkaRecord(NamedTuple):
     headers: list[tuple[str, bytes]]
 
 
-def headers(event: OutboxEvent, *, with_content: bool = True) -> list[tuple[str, bytes]]:
+def headers(event: OutboxEvent) -> list[tuple[str, bytes]]:
     """The CloudEvents attributes and extensions of an event, as Kafka headers."""
     values = _attributes(event)
-    return [
-        (header, str(values[name]).encode())
-        for name, header in _HEADER_OF.items()
-        if with_content or header != "content-type"
-    ]
+    return [(header, str(values[name]).encode()) for name, header in _HEADER_OF.items()]
 
 
 def history_record(event: OutboxEvent) -> KafkaRecord:

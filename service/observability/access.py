@@ -20,7 +20,6 @@ from litestar.types import Scope
 from service.observability.logs import request_id, timestamp
 from service.observability.redaction import redact
 
-MODES = frozenset({"all", "sampled", "off"})
 log = logging.getLogger("service.access")
 
 

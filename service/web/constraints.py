@@ -6,6 +6,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from service.errors import BadRequest
 
 # Symfony constraint codes, so clients written against API Platform recognise them.
@@ -51,6 +53,12 @@ def reject_nul(path: str, value: Any) -> None:
     """PostgreSQL cannot store U+0000 in text or jsonb: refuse it up front (400), wherever it hides."""
     if _has_nul(value):
         raise BadRequest(f'The "{path}" attribute must not contain NUL characters.')
+
+
+def reject_nul_fields(body: msgspec.Struct) -> None:
+    """`reject_nul` for every field of a decoded body, under its API name, in declaration order."""
+    for field, name in zip(body.__struct_fields__, body.__struct_encode_fields__, strict=True):
+        reject_nul(name, getattr(body, field))
 
 
 def _has_nul(value: Any) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.web.headers import join, response_headers
+from service.web.headers import join, request_header, response_headers
 
 OriginLookup = Callable[[str], frozenset[uuid.UUID]]
 
@@ -32,13 +32,6 @@ _PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request
 _NO_CALLER = object()
 
 
-def _origin(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"origin":
-            return value.decode("latin-1")
-    return None
-
-
 class CorsMiddleware:
     """Wraps the whole ASGI app, so unmatched paths and preflights of any route are covered too."""
 
@@ -50,7 +43,7 @@ class CorsMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
-        origin = _origin(scope)
+        origin = request_header(scope, b"origin")
         organizations = self._allowing(origin) if origin is not None else frozenset()
         if origin is not None and organizations and self._is_preflight(scope):
             await self._preflight(origin, send)

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.types import Message
+from litestar.types import Message, Scope
 
 # For responses that carry a token or a secret: no cache (browser, proxy) may keep a copy.
 NO_STORE = {"Cache-Control": "no-store"}
 
 RawHeaders = list[tuple[bytes, bytes]]
+
+
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """The first request header called `name` (lower-case), as text."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def response_headers(message: Message) -> RawHeaders:
@@ -31,15 +39,6 @@ def find(headers: RawHeaders, name: bytes) -> int:
         if key == name:
             return index
     return -1
-
-
-def put(headers: RawHeaders, name: bytes, value: bytes) -> None:
-    """Set `name` to `value`, replacing a header of that name if there is one."""
-    index = find(headers, name)
-    if index < 0:
-        headers.append((name, value))
-    else:
-        headers[index] = (name, value)
 
 
 def join(headers: RawHeaders, name: bytes, value: bytes) -> None:

@@ -10,7 +10,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.web.allow import complete_allow
 from service.web.contexts import DOCS_PATH
-from service.web.headers import find, join, response_headers
+from service.web.headers import find, join, request_header, response_headers
 
 API_DOCUMENTATION = "http://www.w3.org/ns/hydra/core#apiDocumentation"
 # A Host header that is a plain host name or address with an optional port; anything else is ignored.
@@ -21,24 +21,19 @@ _NOT_MODIFIED_KEEPS = frozenset(
 )
 # Browsers must take every body as the type it is labelled with.
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
-# Link headers by Host: a handful of names in practice; bounded, as the Host is the client's to choose.
-_LINKS_KEPT = 64
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
 
 
 def base_url(scope: Scope) -> str:
     """`scheme://host[:port]` as the client addressed the service, for absolute IRIs."""
-    host = _header(scope, b"host")
+    host = request_header(scope, b"host")
     if host is None or not _HOST.match(host):
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}" if server else "localhost"
     return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _docs_link(scope: Scope) -> bytes:
+    return f'<{base_url(scope)}{DOCS_PATH}>; rel="{API_DOCUMENTATION}"'.encode()
 
 
 def is_api(path: str) -> bool:
@@ -56,16 +51,6 @@ class HttpSemantics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._links: dict[tuple[str, str | None], bytes] = {}
-
-    def _docs_link(self, scope: Scope) -> bytes:
-        key = (scope.get("scheme", "http"), _header(scope, b"host"))
-        link = self._links.get(key)
-        if link is None:
-            if len(self._links) >= _LINKS_KEPT:
-                self._links.clear()
-            link = self._links[key] = f'<{base_url(scope)}{DOCS_PATH}>; rel="{API_DOCUMENTATION}"'.encode()
-        return link
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -76,8 +61,8 @@ class HttpSemantics:
         if head:
             # A copy: the server must still know it answers a HEAD (no body, Content-Length kept).
             scope = {**scope, "method": "GET"}
-        link = self._docs_link(scope) if is_api(scope["path"]) else None
-        validator = _header(scope, b"if-none-match") if scope["method"] == "GET" else None
+        link = _docs_link(scope) if is_api(scope["path"]) else None
+        validator = request_header(scope, b"if-none-match") if scope["method"] == "GET" else None
         empty = head
 
         async def answer(message: Message) -> None:
